@@ -1,0 +1,554 @@
+#include "mgr/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <sstream>
+
+#include "mgr/error.hpp"
+
+namespace mgr {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* k_default_config_path = "config/environments.yaml";
+constexpr int k_min_lint_pg_version = 10;
+
+const std::vector<std::string> k_top_level_keys = {"migrations_dir",  "backups_dir", "history_table",
+                                                   "pg_bin_dir",      "lint_pg_version", "environments"};
+const std::vector<std::string> k_environment_keys = {
+    "url",         "promote_from", "backup",        "lint",        "confirm",        "lock_timeout",
+    "statement_timeout", "lock_wait", "backup_format", "backup_keep", "backup_timeout", "pg_bin_dir"};
+
+std::string join(const std::vector<std::string>& items, const std::string& sep) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += sep;
+    out += item;
+  }
+  return out;
+}
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t substitute = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, substitute});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+// " (did you mean 'x'?)" when a candidate is close enough to be a plausible typo.
+std::string suggestion(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+  for (const auto& c : candidates) {
+    const auto d = edit_distance(word, c);
+    if (d < best_distance) {
+      best_distance = d;
+      best = c;
+    }
+  }
+  const std::size_t limit = std::max<std::size_t>(2, word.size() / 3);
+  if (best.empty() || best_distance > limit) return "";
+  return " (did you mean '" + best + "'?)";
+}
+
+bool is_identifier(const std::string& s) {
+  if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+bool is_environment_name(const std::string& s) {
+  if (s.empty() || s[0] < 'a' || s[0] > 'z') return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+std::string sql_quote_identifier(const std::string& name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+// Builds `path:line:col: message` errors from yaml-cpp's 0-based marks.
+class Reporter {
+ public:
+  explicit Reporter(fs::path path) : m_path(std::move(path)) {}
+
+  [[noreturn]] void fail(const YAML::Mark& mark, const std::string& message) const {
+    throw ConfigError(position(mark) + message);
+  }
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& message) const { fail(node.Mark(), message); }
+
+  std::string position(const YAML::Mark& mark) const {
+    // Null nodes (an empty document) carry no position: point at the start.
+    const int line = mark.line >= 0 ? mark.line + 1 : 1;
+    const int col = mark.column >= 0 ? mark.column + 1 : 1;
+    return m_path.string() + ":" + std::to_string(line) + ":" + std::to_string(col) + ": ";
+  }
+
+ private:
+  fs::path m_path;
+};
+
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    default:
+      return "'" + node.Scalar() + "'";
+  }
+}
+
+// Reads one config mapping: typed accessors that report at the value's position.
+class Reader {
+ public:
+  Reader(const Reporter& reporter, const EnvLookup& env, std::string context)
+      : m_reporter(reporter), m_env(env), m_context(std::move(context)) {}
+
+  // The raw scalar, no interpolation (enums, bools, integers, names).
+  std::string scalar(const std::string& key, const YAML::Node& value, const std::string& expected) const {
+    if (!value.IsScalar()) m_reporter.fail(value, where(key) + " must be " + expected + ", got " + describe(value));
+    return value.Scalar();
+  }
+
+  // A string value with ${VAR} / ${VAR:-default} / $$ interpolation.
+  std::string string(const std::string& key, const YAML::Node& value) const {
+    return interpolate(key, value, scalar(key, value, "a string"));
+  }
+
+  bool boolean(const std::string& key, const YAML::Node& value) const {
+    const auto text = scalar(key, value, "true or false");
+    if (text == "true" || text == "True" || text == "TRUE") return true;
+    if (text == "false" || text == "False" || text == "FALSE") return false;
+    m_reporter.fail(value, where(key) + " must be true or false, got '" + text + "'");
+  }
+
+  int integer(const std::string& key, const YAML::Node& value, int minimum, const std::string& expected) const {
+    const auto text = scalar(key, value, expected);
+    long long number = 0;
+    bool ok = !text.empty() && text.size() <= 9;
+    std::size_t i = 0;
+    bool negative = false;
+    if (ok && (text[0] == '-' || text[0] == '+')) {
+      negative = text[0] == '-';
+      i = 1;
+      ok = text.size() > 1;
+    }
+    for (; ok && i < text.size(); ++i) {
+      if (!std::isdigit(static_cast<unsigned char>(text[i]))) ok = false;
+      else number = number * 10 + (text[i] - '0');
+    }
+    if (negative) number = -number;
+    if (!ok || number < minimum) m_reporter.fail(value, where(key) + " must be " + expected + ", got '" + text + "'");
+    return static_cast<int>(number);
+  }
+
+  template <typename Enum>
+  Enum choice(const std::string& key, const YAML::Node& value,
+              const std::vector<std::pair<std::string, Enum>>& allowed) const {
+    std::vector<std::string> names;
+    for (const auto& [name, e] : allowed) names.push_back(name);
+    const auto expected = "one of " + join(names, ", ");
+    const auto text = scalar(key, value, expected);
+    for (const auto& [name, e] : allowed) {
+      if (text == name) return e;
+    }
+    m_reporter.fail(value, where(key) + " must be " + expected + ", got '" + text + "'");
+  }
+
+  std::chrono::milliseconds duration(const std::string& key, const YAML::Node& value) const {
+    const auto text = string(key, value);
+    const auto parsed = parse_duration(text);
+    if (!parsed) {
+      m_reporter.fail(value, where(key) + " must be a duration such as 500ms, 10s, 15min, 1h or 2d, got '" + text +
+                                 "'");
+    }
+    return *parsed;
+  }
+
+  fs::path path(const std::string& key, const YAML::Node& value, const fs::path& base) const {
+    const auto text = string(key, value);
+    if (text.empty()) m_reporter.fail(value, where(key) + " must not be empty");
+    const fs::path p{text};
+    return (p.is_absolute() ? p : base / p).lexically_normal();
+  }
+
+  std::string where(const std::string& key) const {
+    return m_context.empty() ? "'" + key + "'" : "'" + key + "' in " + m_context;
+  }
+
+ private:
+  std::string interpolate(const std::string& key, const YAML::Node& value, const std::string& text) const {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (text[i] != '$') {
+        out.push_back(text[i]);
+        continue;
+      }
+      if (i + 1 < text.size() && text[i + 1] == '$') {  // $$ is a literal $
+        out.push_back('$');
+        ++i;
+        continue;
+      }
+      if (i + 1 >= text.size() || text[i + 1] != '{') {  // a lone $ stays, as in the shell
+        out.push_back('$');
+        continue;
+      }
+      const auto close = text.find('}', i + 2);
+      if (close == std::string::npos) {
+        m_reporter.fail(value, where(key) + ": unterminated '${' (write $$ for a literal $)");
+      }
+      const auto body = text.substr(i + 2, close - i - 2);
+      const auto sep = body.find(":-");
+      const auto name = body.substr(0, sep);
+      if (!is_identifier(name)) {
+        m_reporter.fail(value, where(key) + ": invalid variable reference '${" + body +
+                                   "}' (expected ${NAME} or ${NAME:-default}; write $$ for a literal $)");
+      }
+      const auto found = m_env ? m_env(name) : std::nullopt;
+      if (sep != std::string::npos) {
+        // Like the shell's :- the default also covers a set-but-empty variable.
+        out += (found && !found->empty()) ? *found : body.substr(sep + 2);
+      } else if (found) {
+        out += *found;
+      } else {
+        m_reporter.fail(value, "environment variable " + name + " is not set (used by " + where(key) +
+                                   "; set it or write ${" + name + ":-default})");
+      }
+      i = close;
+    }
+    return out;
+  }
+
+  const Reporter& m_reporter;
+  const EnvLookup& m_env;
+  std::string m_context;
+};
+
+// Mapping entries in document order; rejects duplicates and unknown keys.
+std::vector<std::pair<YAML::Node, YAML::Node>> entries(const Reporter& reporter, const YAML::Node& map,
+                                                       const std::vector<std::string>& valid,
+                                                       const std::string& context) {
+  std::vector<std::pair<YAML::Node, YAML::Node>> out;
+  std::map<std::string, int> seen;
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    const YAML::Node key = it->first;
+    if (!key.IsScalar()) reporter.fail(key, "keys must be plain names, got " + describe(key));
+    const auto& name = key.Scalar();
+    if (!valid.empty() && std::find(valid.begin(), valid.end(), name) == valid.end()) {
+      const auto hint = suggestion(name, valid);
+      reporter.fail(key, "unknown key '" + name + "' " + context +
+                             (hint.empty() ? " (valid keys: " + join(valid, ", ") + ")" : hint));
+    }
+    if (const auto prior = seen.find(name); prior != seen.end()) {
+      reporter.fail(key, "duplicate key '" + name + "' " + context + " (first given on line " +
+                             std::to_string(prior->second) + ")");
+    }
+    seen.emplace(name, key.Mark().line + 1);
+    out.emplace_back(key, it->second);
+  }
+  return out;
+}
+
+QualifiedName parse_history_table(const Reporter& reporter, const YAML::Node& node, const std::string& text) {
+  const auto dot = text.find('.');
+  QualifiedName name;
+  if (dot == std::string::npos) {
+    name.table = text;
+  } else {
+    name.schema = text.substr(0, dot);
+    name.table = text.substr(dot + 1);
+  }
+  if ((dot != std::string::npos && !is_identifier(name.schema)) || !is_identifier(name.table)) {
+    reporter.fail(node, "'history_table' must be name or schema.name with identifiers [A-Za-z_][A-Za-z0-9_]*, got '" +
+                            text + "'");
+  }
+  return name;
+}
+
+struct EnvironmentSource {
+  YAML::Node key;
+  YAML::Node promote_from;  // the value node, for positions
+};
+
+Environment parse_environment(const Reporter& reporter, const EnvLookup& env, const fs::path& base,
+                              const YAML::Node& key, const YAML::Node& body, EnvironmentSource& source) {
+  Environment e;
+  e.name = key.Scalar();
+  e.line = key.Mark().line + 1;
+  source.key = key;
+  if (!body.IsMap() && !body.IsNull()) {
+    reporter.fail(body, "environment '" + e.name + "' must be a mapping with at least 'url', got " + describe(body));
+  }
+  const std::string context = "in environment '" + e.name + "'";
+  const Reader read(reporter, env, "environment '" + e.name + "'");
+  bool has_url = false;
+  if (body.IsMap()) {
+    for (const auto& [k, value] : entries(reporter, body, k_environment_keys, context)) {
+      const auto& name = k.Scalar();
+      if (name == "url") {
+        has_url = true;
+        const auto text = read.string(name, value);
+        try {
+          e.url = DbUrl::parse(text);
+        } catch (const ConfigError& error) {
+          reporter.fail(value, read.where(name) + ": " + error.what());
+        }
+      } else if (name == "promote_from") {
+        e.promote_from = read.scalar(name, value, "an environment name");
+        source.promote_from = value;
+      } else if (name == "backup") {
+        e.backup = read.choice<BackupPolicy>(name, value, {{"required", BackupPolicy::required}, {"off", BackupPolicy::off}});
+      } else if (name == "lint") {
+        e.lint = read.choice<LintPolicy>(
+            name, value, {{"block", LintPolicy::block}, {"warn", LintPolicy::warn}, {"off", LintPolicy::off}});
+      } else if (name == "confirm") {
+        e.confirm = read.boolean(name, value);
+      } else if (name == "lock_timeout" || name == "statement_timeout") {
+        // Kept as written (PostgreSQL reads it) but checked here so a typo fails early.
+        const auto text = read.string(name, value);
+        if (!parse_duration(text)) {
+          reporter.fail(value, read.where(name) + " must be a duration such as 500ms, 10s, 15min, 1h or 2d, got '" +
+                                   text + "'");
+        }
+        (name == "lock_timeout" ? e.lock_timeout : e.statement_timeout) = text;
+      } else if (name == "lock_wait") {
+        e.lock_wait = read.duration(name, value);
+      } else if (name == "backup_format") {
+        e.backup_format = read.choice<BackupFormat>(name, value,
+                                                    {{"custom", BackupFormat::custom}, {"plain", BackupFormat::plain}});
+      } else if (name == "backup_keep") {
+        e.backup_keep = read.integer(name, value, 1, "a positive integer");
+      } else if (name == "backup_timeout") {
+        e.backup_timeout = read.duration(name, value);
+        if (e.backup_timeout.count() <= 0) reporter.fail(value, read.where(name) + " must be longer than zero");
+      } else if (name == "pg_bin_dir") {
+        e.pg_bin_dir = read.path(name, value, base);
+      }
+    }
+  }
+  if (!has_url) reporter.fail(key, "environment '" + e.name + "' has no 'url'");
+  return e;
+}
+
+// Promotion sources must exist, not be the environment itself, form no cycle
+// and be declared earlier (declaration order is promotion order).
+void check_promotions(const Reporter& reporter, const std::vector<Environment>& envs,
+                      const std::vector<EnvironmentSource>& sources) {
+  std::map<std::string, std::size_t> index;
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < envs.size(); ++i) {
+    index.emplace(envs[i].name, i);
+    names.push_back(envs[i].name);
+  }
+  for (std::size_t i = 0; i < envs.size(); ++i) {
+    const auto& from = envs[i].promote_from;
+    if (!from) continue;
+    if (*from == envs[i].name) {
+      reporter.fail(sources[i].promote_from, "environment '" + envs[i].name + "' cannot promote from itself");
+    }
+    if (index.count(*from) == 0) {
+      reporter.fail(sources[i].promote_from, "environment '" + envs[i].name + "' promotes from unknown environment '" +
+                                                 *from + "'" + suggestion(*from, names) + " (known: " +
+                                                 join(names, ", ") + ")");
+    }
+  }
+  // Each environment has at most one source, so following the chain from each
+  // environment either ends or revisits a node on the chain: a cycle.
+  for (std::size_t start = 0; start < envs.size(); ++start) {
+    std::vector<std::size_t> chain;
+    std::size_t current = start;
+    while (true) {
+      const auto seen = std::find(chain.begin(), chain.end(), current);
+      if (seen != chain.end()) {
+        std::vector<std::size_t> cycle(seen, chain.end());
+        if (*std::min_element(cycle.begin(), cycle.end()) != start) break;  // reported from its first member
+        // The chain runs target -> source; print it the way changes flow: source -> target.
+        std::reverse(cycle.begin(), cycle.end());
+        std::rotate(cycle.begin(), std::min_element(cycle.begin(), cycle.end()), cycle.end());
+        std::vector<std::string> cycle_names;
+        for (auto i : cycle) cycle_names.push_back(envs[i].name);
+        cycle_names.push_back(envs[cycle.front()].name);
+        reporter.fail(sources[start].promote_from, "promotion cycle: " + join(cycle_names, " -> "));
+      }
+      chain.push_back(current);
+      if (!envs[current].promote_from) break;
+      current = index.at(*envs[current].promote_from);
+    }
+  }
+  for (std::size_t i = 0; i < envs.size(); ++i) {
+    const auto& from = envs[i].promote_from;
+    if (from && index.at(*from) > i) {
+      reporter.fail(sources[i].promote_from,
+                    "environment '" + envs[i].name + "' promotes from '" + *from +
+                        "', which is declared after it; declare '" + *from + "' before '" + envs[i].name +
+                        "' (promotion order is declaration order)");
+    }
+  }
+}
+
+}  // namespace
+
+std::string QualifiedName::quoted() const {
+  return schema.empty() ? sql_quote_identifier(table) : sql_quote_identifier(schema) + "." + sql_quote_identifier(table);
+}
+
+std::string QualifiedName::display() const { return schema.empty() ? table : schema + "." + table; }
+
+const Environment* Config::find(const std::string& name) const {
+  for (const auto& e : environments) {
+    if (e.name == name) return &e;
+  }
+  return nullptr;
+}
+
+const Environment& Config::get(const std::string& name) const {
+  if (const auto* e = find(name)) return *e;
+  std::vector<std::string> names;
+  for (const auto& e : environments) names.push_back(e.name);
+  throw UsageError("unknown environment '" + name + "' (known: " + join(names, ", ") + ")");
+}
+
+EnvLookup process_env_lookup() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string{value};
+  };
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
+  std::size_t i = 0;
+  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  const std::size_t digits_begin = i;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  const std::size_t digits = i - digits_begin;
+  if (digits == 0 || digits > 12) return std::nullopt;  // 12 digits of days still fit in int64 ms
+  const long long number = std::stoll(text.substr(digits_begin, digits));
+  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  std::size_t unit_end = text.size();
+  while (unit_end > i && std::isspace(static_cast<unsigned char>(text[unit_end - 1]))) --unit_end;
+  const std::string unit = text.substr(i, unit_end - i);
+  // PostgreSQL's time units, as accepted for lock_timeout and statement_timeout.
+  static const std::map<std::string, long long> k_units = {
+      {"", 1}, {"ms", 1}, {"s", 1000}, {"min", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
+  const auto it = k_units.find(unit);
+  if (it == k_units.end()) return std::nullopt;
+  return std::chrono::milliseconds{number * it->second};
+}
+
+Config parse_config(const std::string& yaml_text, const fs::path& path, const EnvLookup& env) {
+  const Reporter reporter(path);
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::ParserException& e) {
+    reporter.fail(e.mark, "invalid YAML: " + e.msg);
+  }
+  if (!root.IsMap()) {
+    if (root.IsNull()) reporter.fail(root, "no environments defined (the config is empty; add an 'environments:' mapping)");
+    reporter.fail(root, "the config must be a mapping with an 'environments:' key, got " + describe(root));
+  }
+
+  Config config;
+  config.path = path;
+  const fs::path base = fs::absolute(path).parent_path();
+  config.migrations_dir = (base / "../migrations").lexically_normal();
+  config.backups_dir = (base / "../schema-backups").lexically_normal();
+
+  const Reader read(reporter, env, "");
+  YAML::Node environments;
+  YAML::Node environments_key;
+  bool has_environments = false;
+  for (const auto& [key, value] : entries(reporter, root, k_top_level_keys, "at the top level")) {
+    const auto& name = key.Scalar();
+    if (name == "migrations_dir") {
+      config.migrations_dir = read.path(name, value, base);
+    } else if (name == "backups_dir") {
+      config.backups_dir = read.path(name, value, base);
+    } else if (name == "history_table") {
+      config.history_table = parse_history_table(reporter, value, read.string(name, value));
+    } else if (name == "pg_bin_dir") {
+      config.pg_bin_dir = read.path(name, value, base);
+    } else if (name == "lint_pg_version") {
+      config.lint_pg_version = read.integer(name, value, k_min_lint_pg_version, "an integer >= 10");
+    } else if (name == "environments") {
+      has_environments = true;
+      environments_key = key;
+      environments = value;
+    }
+  }
+
+  if (!has_environments) reporter.fail(root, "no environments defined (add an 'environments:' mapping)");
+  if (environments.IsNull() || (environments.IsMap() && environments.size() == 0)) {
+    reporter.fail(environments_key, "no environments defined under 'environments'");
+  }
+  if (!environments.IsMap()) {
+    reporter.fail(environments, "'environments' must be a mapping of environment names, got " + describe(environments));
+  }
+
+  std::vector<EnvironmentSource> sources;
+  for (const auto& [key, body] : entries(reporter, environments, {}, "in 'environments'")) {
+    const auto& name = key.Scalar();
+    if (!is_environment_name(name)) {
+      reporter.fail(key, "invalid environment name '" + name +
+                             "' (use lower-case letters, digits, '_' and '-', starting with a letter)");
+    }
+    sources.emplace_back();
+    config.environments.push_back(parse_environment(reporter, env, base, key, body, sources.back()));
+  }
+  check_promotions(reporter, config.environments, sources);
+  return config;
+}
+
+Config load_config(const fs::path& path, const EnvLookup& env) {
+  const std::string how = " (choose another file with --config PATH or MGR_CONFIG)";
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    throw ConfigError("cannot read config file '" + path.string() + "': it is a directory" + how);
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw ConfigError("cannot read config file '" + path.string() + "': " + std::strerror(errno) + how);
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw ConfigError("cannot read config file '" + path.string() + "'" + how);
+  return parse_config(text.str(), path, env);
+}
+
+fs::path resolve_config_path(const std::optional<std::string>& flag, const EnvLookup& env) {
+  if (flag && !flag->empty()) return *flag;
+  if (env) {
+    if (const auto from_env = env("MGR_CONFIG"); from_env && !from_env->empty()) return *from_env;
+  }
+  return k_default_config_path;
+}
+
+}  // namespace mgr
