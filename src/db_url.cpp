@@ -65,7 +65,8 @@ std::vector<Span> uri_password_spans(const std::string& text, std::size_t prefix
     const auto colon = text.find(':', prefix_len);
     if (colon != std::string::npos && colon < p && colon + 1 < p) spans.emplace_back(colon + 1, p);
   }
-  const auto q = text.find('?', prefix_len);
+  // The query starts after the userinfo: a '?' inside the password is not one.
+  const auto q = text.find('?', p < text.size() && text[p] == '@' ? p : prefix_len);
   if (q == std::string::npos) return spans;
   std::size_t start = q + 1;
   while (start <= text.size()) {
@@ -216,6 +217,19 @@ DbUrl DbUrl::parse(const std::string& text) {
       throw ConfigError(
           "database URL is neither a postgresql:// URI nor a libpq key=value string "
           "(e.g. postgresql://user@host:5432/db or host=... dbname=...)");
+    }
+  }
+
+  if (is_uri) {
+    // libpq ends the userinfo at the first '/', so a raw '/' in a password turns
+    // the rest into host and dbname, where nothing would redact it.
+    const auto prefix = uri_prefix_length(text);
+    const auto slash = text.find('/', prefix);
+    const auto at = text.find('@', slash == std::string::npos ? text.size() : slash);
+    if (slash != std::string::npos && at != std::string::npos && at < text.find('?', slash)) {
+      throw ConfigError(
+          "database URL has '@' after the host part; percent-encode special characters in the user name "
+          "and password (%40 for '@', %2F for '/')");
     }
   }
 

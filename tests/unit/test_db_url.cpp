@@ -114,6 +114,18 @@ TEST(DbUrl, PercentEncodedPasswordInUri) {
   EXPECT_EQ(url.redacted().find("p%40ss"), std::string::npos);
 }
 
+TEST(DbUrl, RawSlashInUriPasswordIsRejectedWithoutEchoingIt) {
+  const auto message = parse_error("postgresql://app:hunter/2@host/db");
+  EXPECT_NE(message.find("%2F"), std::string::npos) << message;
+  EXPECT_EQ(message.find("hunter"), std::string::npos) << message;
+}
+
+TEST(DbUrl, QuestionMarkInUriPasswordIsRedacted) {
+  const auto url = DbUrl::parse("postgresql://app:a?password=b@host/db");
+  EXPECT_EQ(url.password().value_or(""), "a?password=b");
+  EXPECT_EQ(url.redacted(), "postgresql://app:***@host/db");
+}
+
 TEST(DbUrl, QuotedPasswordWithQuotesAndSpacesInKeywordValue) {
   const auto url = DbUrl::parse(R"(host=h password='it\'s a \\secret' dbname=db)");
   EXPECT_EQ(url.password().value_or(""), R"(it's a \secret)");
