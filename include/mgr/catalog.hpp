@@ -1,0 +1,83 @@
+// The migration catalog on disk: ids, names, up/down pairs, checksums and
+// `-- mgr:` directives. Pure file reading; no database, no SQL parsing.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mgr {
+
+// `-- mgr:allow rule-a,rule-b reason: why` in the leading comment block.
+struct AllowDirective {
+  std::vector<std::string> rules;
+  std::string reason;  // empty when missing: the linter reports that as an error
+  int line = 0;
+};
+
+struct Directives {
+  bool no_transaction = false;
+  std::vector<AllowDirective> allows;
+};
+
+struct MigrationFile {
+  std::filesystem::path path;
+  std::string sql;       // file text after BOM removal and CRLF -> LF
+  std::string checksum;  // SHA-256 hex of `sql`
+  Directives directives;
+};
+
+struct Migration {
+  std::string id;    // digits as written in the file name, e.g. "20250101120000" or "0001"
+  std::string name;  // [a-z0-9_]+
+  MigrationFile up;
+  std::optional<MigrationFile> down;
+
+  std::string label() const { return id + "_" + name; }
+};
+
+// A problem with the files, with the file(s) and line it concerns.
+struct CatalogProblem {
+  std::string code;  // stable: invalid-name, duplicate-id, orphan-down, empty-file, invalid-utf8, unknown-directive, read-error
+  std::filesystem::path path;
+  int line = 0;  // 0 when the whole file is meant
+  std::string message;  // already names every file involved
+  std::string format() const;  // "path:line: message"
+};
+
+struct Catalog {
+  std::filesystem::path dir;
+  std::vector<Migration> migrations;  // sorted by numeric id
+
+  const Migration* find(const std::string& id) const;
+};
+
+struct CatalogScan {
+  Catalog catalog;  // the valid migrations found
+  std::vector<CatalogProblem> problems;
+};
+
+// Orders ids numerically ("9" < "10"; "0001" == "1").
+int compare_ids(const std::string& a, const std::string& b);
+
+// Reads every file; never throws for file problems (they go to `problems`),
+// only for an unreadable directory (ConfigError).
+CatalogScan scan_catalog(const std::filesystem::path& dir);
+
+// scan_catalog, then ConfigError listing every problem when there is any.
+Catalog load_catalog(const std::filesystem::path& dir);
+
+// Parses directives from a file's leading comment block. Unknown directives
+// are appended to `problems` (when given) with their line.
+Directives parse_directives(const std::string& sql, const std::filesystem::path& path,
+                            std::vector<CatalogProblem>* problems);
+
+// Checksum of file bytes: strip a leading UTF-8 BOM, CRLF -> LF, SHA-256 (OpenSSL EVP), lower hex.
+std::string normalize_sql_text(const std::string& bytes);
+std::string sha256_hex(const std::string& bytes);
+std::string file_checksum(const std::string& raw_bytes);
+
+bool is_valid_utf8(const std::string& bytes, std::size_t* bad_offset = nullptr);
+
+}  // namespace mgr

@@ -1,0 +1,52 @@
+// The history table (`schema_migrations` by default) and its audit log
+// (`<history_table>_log`) in one environment's database.
+#pragma once
+
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "mgr/config.hpp"
+#include "mgr/history_row.hpp"
+
+namespace mgr {
+
+class Session;
+
+class HistoryStore {
+ public:
+  HistoryStore(Session& session, QualifiedName table);
+
+  const QualifiedName& table() const { return m_table; }
+  QualifiedName log_table() const;
+
+  bool exists();
+  // Creates the schema, history table and log table when missing, and adds
+  // columns that older mgr versions did not have. Idempotent.
+  void ensure();
+
+  // Every row ordered by migration id (numeric), one query. Empty when the table is missing.
+  std::vector<HistoryRow> read_all();
+
+  // In the caller's transaction, so the row commits with the migration.
+  void insert(pqxx::transaction_base& tx, const HistoryRow& row);
+  void remove(pqxx::transaction_base& tx, const std::string& migration_id);
+  void update_checksum(pqxx::transaction_base& tx, const std::string& migration_id,
+                       const std::string& checksum, const std::optional<std::string>& down_checksum);
+  void append_log(pqxx::transaction_base& tx, const LogEntry& entry);
+
+  // Newest first.
+  std::vector<LogEntry> read_log(int limit);
+
+  // SQL text of the INSERT for `row`, literals quoted by the connection; lets
+  // the apply path send migration + history row in one round trip.
+  std::string insert_sql(const HistoryRow& row);
+  std::string log_sql(const LogEntry& entry);
+
+ private:
+  Session& m_session;
+  QualifiedName m_table;
+};
+
+}  // namespace mgr

@@ -1,0 +1,39 @@
+// Plain values read from and written to the history and log tables. No
+// database types here, so the promotion policy can use them in pure code.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace mgr {
+
+struct HistoryRow {
+  std::string migration_id;
+  std::string name;
+  std::string checksum;
+  std::string environment;
+  std::string applied_at;  // ISO 8601 UTC as text
+  std::string applied_by;  // "dbuser (osuser@host)"
+  std::optional<int> execution_ms;
+  bool success = true;
+  std::string mgr_version;
+  std::string kind = "apply";  // apply | baseline
+  std::optional<std::string> down_checksum;  // checksum of the down file when applied
+  std::optional<std::string> backup;         // backup file taken before this apply
+  std::string allowed_rules;                 // lint rules allowed by directive, comma-separated
+};
+
+struct LogEntry {
+  std::string at;      // filled by the database on insert
+  std::string action;  // apply | baseline | repair | rollback | restore
+  std::optional<std::string> migration_id;
+  std::string os_user;  // user@host
+  std::string db_user;  // filled by the database on insert (current_user)
+  std::string mgr_version;
+  std::string outcome;  // ok | failed | refused
+  std::optional<int> duration_ms;
+  std::optional<std::string> backup;
+  std::string detail;
+};
+
+}  // namespace mgr

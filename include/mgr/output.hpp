@@ -1,0 +1,60 @@
+// Rendering results for people (tables, colour) and for scripts (JSON), and
+// asking for confirmation. Results go to stdout; logs go to stderr (spdlog).
+#pragma once
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "mgr/commands.hpp"
+
+namespace mgr {
+
+// ANSI styling that turns itself off when colour is off.
+class Style {
+ public:
+  explicit Style(bool color) : m_color(color) {}
+  std::string green(const std::string& s) const { return wrap("32", s); }
+  std::string red(const std::string& s) const { return wrap("31", s); }
+  std::string yellow(const std::string& s) const { return wrap("33", s); }
+  std::string bold(const std::string& s) const { return wrap("1", s); }
+  std::string dim(const std::string& s) const { return wrap("2", s); }
+  bool color() const { return m_color; }
+
+ private:
+  std::string wrap(const char* code, const std::string& s) const {
+    return m_color ? "\x1b[" + std::string(code) + "m" + s + "\x1b[0m" : s;
+  }
+  bool m_color;
+};
+
+// Simple aligned text table; cells may contain ANSI codes (ignored for width).
+class TextTable {
+ public:
+  explicit TextTable(std::vector<std::string> header) : m_header(std::move(header)) {}
+  void add(std::vector<std::string> row) { m_rows.push_back(std::move(row)); }
+  std::string render(const Style& style) const;
+
+ private:
+  std::vector<std::string> m_header;
+  std::vector<std::vector<std::string>> m_rows;
+};
+
+// Display width of a UTF-8 string without ANSI escape sequences.
+std::size_t display_width(const std::string& s);
+
+void print_json(const nlohmann::json& j);
+void print_line(const std::string& s);
+
+// Confirmation for a change to `env`: with `yes`, returns at once; on a
+// terminal, asks to type the environment's name; otherwise throws Refused
+// explaining that --yes is needed. `what` describes the change.
+void confirm_or_refuse(const std::string& env, const std::string& what, bool yes);
+
+// ISO-8601 UTC timestamp of now, e.g. 2026-11-26T06:30:58Z.
+std::string utc_now_iso();
+// OS user@host, for applied_by and the audit log.
+std::string os_user_at_host();
+
+}  // namespace mgr

@@ -1,0 +1,323 @@
+#include "mgr/catalog.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+
+#include "mgr/error.hpp"
+#include "mgr/text.hpp"
+
+namespace mgr {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* k_bom = "\xEF\xBB\xBF";
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_name_char(char c) { return (c >= 'a' && c <= 'z') || is_digit(c) || c == '_'; }
+
+struct ParsedName {
+  std::string id;
+  std::string name;
+  bool down = false;
+};
+
+// `<id>_<name>.sql` or `<id>_<name>.down.sql`; id 1-20 digits, name [a-z0-9_]+.
+std::optional<ParsedName> parse_file_name(const std::string& file_name) {
+  ParsedName parsed;
+  std::string stem;
+  if (file_name.size() > 9 && file_name.ends_with(".down.sql")) {
+    parsed.down = true;
+    stem = file_name.substr(0, file_name.size() - 9);
+  } else if (file_name.size() > 4 && file_name.ends_with(".sql")) {
+    stem = file_name.substr(0, file_name.size() - 4);
+  } else {
+    return std::nullopt;
+  }
+  std::size_t i = 0;
+  while (i < stem.size() && is_digit(stem[i])) ++i;
+  if (i == 0 || i > 20 || i >= stem.size() || stem[i] != '_') return std::nullopt;
+  parsed.id = stem.substr(0, i);
+  parsed.name = stem.substr(i + 1);
+  if (parsed.name.empty() || !std::all_of(parsed.name.begin(), parsed.name.end(), is_name_char)) {
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+std::string read_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw Failure("cannot read " + p.string());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool only_whitespace(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
+}
+
+std::string trim(const std::string& s) {
+  auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  auto e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+std::string strip_leading_zeros(const std::string& id) {
+  auto nz = id.find_first_not_of('0');
+  return nz == std::string::npos ? std::string("0") : id.substr(nz);
+}
+
+}  // namespace
+
+std::string CatalogProblem::format() const {
+  return line > 0 ? path.string() + ":" + std::to_string(line) + ": " + message
+                  : path.string() + ": " + message;
+}
+
+const Migration* Catalog::find(const std::string& id) const {
+  for (const auto& m : migrations) {
+    if (m.id == id) return &m;
+  }
+  return nullptr;
+}
+
+int compare_ids(const std::string& a, const std::string& b) {
+  auto na = strip_leading_zeros(a), nb = strip_leading_zeros(b);
+  if (na.size() != nb.size()) return na.size() < nb.size() ? -1 : 1;
+  int c = na.compare(nb);
+  return c < 0 ? -1 : (c > 0 ? 1 : 0);
+}
+
+bool is_valid_utf8(const std::string& bytes, std::size_t* bad_offset) {
+  std::size_t i = 0, n = bytes.size();
+  while (i < n) {
+    auto c = static_cast<unsigned char>(bytes[i]);
+    std::size_t len;
+    std::uint32_t cp;
+    if (c < 0x80) { ++i; continue; }
+    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
+    else { if (bad_offset) *bad_offset = i; return false; }
+    if (i + len > n) { if (bad_offset) *bad_offset = i; return false; }
+    for (std::size_t k = 1; k < len; ++k) {
+      auto cc = static_cast<unsigned char>(bytes[i + k]);
+      if ((cc & 0xC0) != 0x80) { if (bad_offset) *bad_offset = i; return false; }
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    bool overlong = (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
+    if (overlong || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
+      if (bad_offset) *bad_offset = i;
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+std::string normalize_sql_text(const std::string& bytes) {
+  std::string_view in(bytes);
+  if (in.starts_with(k_bom)) in.remove_prefix(3);
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '\r' && i + 1 < in.size() && in[i + 1] == '\n') continue;
+    out.push_back(in[i]);
+  }
+  return out;
+}
+
+std::string sha256_hex(const std::string& bytes) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1) {
+    throw Failure("SHA-256 computation failed (OpenSSL)");
+  }
+  static constexpr char k_hex[] = "0123456789abcdef";
+  std::string out(static_cast<std::size_t>(len) * 2, '0');
+  for (unsigned int i = 0; i < len; ++i) {
+    out[2 * i] = k_hex[digest[i] >> 4];
+    out[2 * i + 1] = k_hex[digest[i] & 0x0F];
+  }
+  return out;
+}
+
+std::string file_checksum(const std::string& raw_bytes) { return sha256_hex(normalize_sql_text(raw_bytes)); }
+
+Directives parse_directives(const std::string& sql, const fs::path& path, std::vector<CatalogProblem>* problems) {
+  Directives d;
+  std::istringstream lines(sql);
+  std::string line;
+  int line_no = 0;
+  // Directives live in the leading comment block: blank lines and `--` lines
+  // before the first SQL. Later comments are just comments.
+  while (std::getline(lines, line)) {
+    ++line_no;
+    auto t = trim(line);
+    if (t.empty()) continue;
+    if (!t.starts_with("--")) break;
+    auto body = trim(t.substr(2));
+    if (!body.starts_with("mgr:")) continue;
+    auto rest = body.substr(4);
+    auto space = rest.find_first_of(" \t");
+    auto word = rest.substr(0, space);
+    auto args = space == std::string::npos ? std::string() : trim(rest.substr(space));
+    if (word == "no-transaction") {
+      if (!args.empty() && problems) {
+        problems->push_back({"unknown-directive", path, line_no,
+                             "-- mgr:no-transaction takes no arguments (found '" + args + "')"});
+      }
+      d.no_transaction = true;
+    } else if (word == "allow") {
+      AllowDirective allow;
+      allow.line = line_no;
+      auto reason_at = args.find("reason:");
+      std::string rules_text = reason_at == std::string::npos ? args : args.substr(0, reason_at);
+      if (reason_at != std::string::npos) allow.reason = trim(args.substr(reason_at + 7));
+      std::string current;
+      for (char c : rules_text + ",") {
+        if (c == ',' || c == ' ' || c == '\t') {
+          if (!current.empty()) allow.rules.push_back(current);
+          current.clear();
+        } else {
+          current.push_back(c);
+        }
+      }
+      if (allow.rules.empty() && problems) {
+        problems->push_back({"unknown-directive", path, line_no,
+                             "-- mgr:allow needs at least one rule id: -- mgr:allow <rule>[,<rule>] reason: <text>"});
+      }
+      d.allows.push_back(std::move(allow));
+    } else if (problems) {
+      std::string hint = nearest(word, {"no-transaction", "allow"});
+      problems->push_back({"unknown-directive", path, line_no,
+                           "unknown directive '-- mgr:" + word + "'" +
+                               (hint.empty() ? std::string(" (known: no-transaction, allow)")
+                                             : " (did you mean 'mgr:" + hint + "'?)")});
+    }
+  }
+  return d;
+}
+
+CatalogScan scan_catalog(const fs::path& dir) {
+  CatalogScan scan;
+  scan.catalog.dir = dir;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    throw ConfigError(dir.string() + ": migrations directory does not exist (set migrations_dir in the config)");
+  }
+
+  struct Entry {
+    ParsedName parsed;
+    fs::path path;
+  };
+  std::vector<Entry> ups, downs;
+  std::vector<fs::path> files;
+  for (const auto& de : fs::directory_iterator(dir, ec)) {
+    if (!de.is_regular_file()) continue;
+    files.push_back(de.path());
+  }
+  if (ec) throw ConfigError(dir.string() + ": cannot list migrations directory: " + ec.message());
+  std::sort(files.begin(), files.end());
+
+  for (const auto& p : files) {
+    auto file_name = p.filename().string();
+    if (file_name.starts_with(".") || !file_name.ends_with(".sql")) continue;  // README, .gitkeep, ...
+    auto parsed = parse_file_name(file_name);
+    if (!parsed) {
+      scan.problems.push_back({"invalid-name", p, 0,
+                               "file name does not match <id>_<name>.sql or <id>_<name>.down.sql "
+                               "(id: 1-20 digits; name: lower-case letters, digits, _)"});
+      continue;
+    }
+    (parsed->down ? downs : ups).push_back({*parsed, p});
+  }
+
+  // Duplicate ids (numerically equal), naming every file involved.
+  std::map<std::string, std::vector<fs::path>> by_id;
+  for (const auto& u : ups) by_id[strip_leading_zeros(u.parsed.id)].push_back(u.path);
+  for (const auto& [id, paths] : by_id) {
+    if (paths.size() > 1) {
+      std::vector<std::string> names;
+      for (const auto& p : paths) names.push_back(p.filename().string());
+      for (const auto& p : paths) {
+        scan.problems.push_back({"duplicate-id", p, 0, "migration id " + id + " is used by more than one file: " + join(names, ", ")});
+      }
+    }
+  }
+
+  auto load_file = [&](const fs::path& p, bool is_up) -> std::optional<MigrationFile> {
+    std::string raw;
+    try {
+      raw = read_bytes(p);
+    } catch (const Error& e) {
+      scan.problems.push_back({"read-error", p, 0, e.what()});
+      return std::nullopt;
+    }
+    std::size_t bad = 0;
+    if (!is_valid_utf8(raw, &bad)) {
+      auto pos = line_col_at(raw, bad);
+      scan.problems.push_back({"invalid-utf8", p, pos.line, "file is not valid UTF-8 (byte offset " + std::to_string(bad) + ")"});
+      return std::nullopt;
+    }
+    MigrationFile f;
+    f.path = p;
+    f.sql = normalize_sql_text(raw);
+    if (is_up && only_whitespace(f.sql)) {
+      scan.problems.push_back({"empty-file", p, 0, "migration file is empty"});
+      return std::nullopt;
+    }
+    f.checksum = sha256_hex(f.sql);
+    f.directives = parse_directives(f.sql, p, &scan.problems);
+    return f;
+  };
+
+  std::map<std::string, Entry> down_by_key;
+  for (const auto& d : downs) down_by_key.emplace(d.parsed.id + "_" + d.parsed.name, d);
+
+  for (const auto& u : ups) {
+    auto key = u.parsed.id + "_" + u.parsed.name;
+    auto up = load_file(u.path, true);
+    std::optional<MigrationFile> down;
+    if (auto it = down_by_key.find(key); it != down_by_key.end()) {
+      down = load_file(it->second.path, false);
+      down_by_key.erase(it);
+    }
+    if (!up || by_id[strip_leading_zeros(u.parsed.id)].size() > 1) continue;
+    scan.catalog.migrations.push_back(Migration{u.parsed.id, u.parsed.name, std::move(*up), std::move(down)});
+  }
+  for (const auto& [key, d] : down_by_key) {
+    scan.problems.push_back({"orphan-down", d.path, 0,
+                             "down file has no up file (expected " + key + ".sql beside it)"});
+  }
+
+  std::sort(scan.catalog.migrations.begin(), scan.catalog.migrations.end(),
+            [](const Migration& a, const Migration& b) { return compare_ids(a.id, b.id) < 0; });
+  std::stable_sort(scan.problems.begin(), scan.problems.end(),
+                   [](const CatalogProblem& a, const CatalogProblem& b) { return a.path < b.path; });
+  return scan;
+}
+
+Catalog load_catalog(const fs::path& dir) {
+  auto scan = scan_catalog(dir);
+  if (!scan.problems.empty()) {
+    std::string msg = "problems in " + dir.string() + ":";
+    for (const auto& p : scan.problems) msg += "\n  " + p.format();
+    throw ConfigError(msg);
+  }
+  return std::move(scan.catalog);
+}
+
+}  // namespace mgr

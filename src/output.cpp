@@ -1,0 +1,94 @@
+#include "mgr/output.hpp"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include "mgr/error.hpp"
+
+namespace mgr {
+
+std::size_t display_width(const std::string& s) {
+  std::size_t width = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c == 0x1b) {  // skip CSI ... m
+      while (i < s.size() && s[i] != 'm') ++i;
+      continue;
+    }
+    if ((c & 0xC0) != 0x80) ++width;
+  }
+  return width;
+}
+
+std::string TextTable::render(const Style& /*style*/) const {
+  std::vector<std::size_t> widths(m_header.size(), 0);
+  auto measure = [&](const std::vector<std::string>& row) {
+    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], display_width(row[i]));
+  };
+  measure(m_header);
+  for (const auto& r : m_rows) measure(r);
+  std::string out;
+  auto emit = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (std::size_t i = 0; i < widths.size(); ++i) {
+      std::string cell = i < row.size() ? row[i] : "";
+      line += cell;
+      if (i + 1 < widths.size()) line += std::string(widths[i] - display_width(cell) + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  };
+  emit(m_header);
+  std::vector<std::string> rule;
+  for (auto w : widths) rule.push_back(std::string(w, '-'));
+  emit(rule);
+  for (const auto& r : m_rows) emit(r);
+  return out;
+}
+
+void print_json(const nlohmann::json& j) {
+  // Invalid UTF-8 from the database must not abort output.
+  std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  std::cout.flush();
+}
+
+void print_line(const std::string& s) {
+  std::cout << s << "\n";
+  std::cout.flush();
+}
+
+void confirm_or_refuse(const std::string& env, const std::string& what, bool yes) {
+  if (yes) return;
+  if (!::isatty(STDIN_FILENO)) {
+    throw Refused(what + " needs confirmation: no terminal to ask on; pass --yes to confirm for '" + env + "'");
+  }
+  std::cerr << what << "\nType the environment name (" << env << ") to continue: " << std::flush;
+  std::string answer;
+  if (!std::getline(std::cin, answer) || answer != env) {
+    throw Refused("not confirmed (expected '" + env + "'); nothing was changed");
+  }
+}
+
+std::string utc_now_iso() {
+  auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string os_user_at_host() {
+  std::string user = "unknown";
+  if (auto* pw = ::getpwuid(::geteuid()); pw != nullptr && pw->pw_name != nullptr) user = pw->pw_name;
+  char host[256] = {0};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return user + "@" + (host[0] ? host : "unknown");
+}
+
+}  // namespace mgr
