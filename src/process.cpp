@@ -1,0 +1,244 @@
+#include "mgr/process.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/process/args.hpp>
+#include <boost/process/child.hpp>
+#include <boost/process/env.hpp>
+#include <boost/process/environment.hpp>
+#include <boost/process/exe.hpp>
+#include <boost/process/io.hpp>
+#include <boost/process/search_path.hpp>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <regex>
+#include <system_error>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "mgr/error.hpp"
+
+namespace bp = boost::process;
+namespace fs = std::filesystem;
+
+namespace mgr {
+
+namespace {
+
+// An stdio FILE* that is closed on scope exit. Boost.Process redirects a
+// FILE* by dup2-ing its descriptor, which clears O_CLOEXEC on the child's copy
+// only, so our descriptors never leak into other children.
+class StdioFile {
+ public:
+  StdioFile() = default;
+  explicit StdioFile(int fd, const char* mode) : m_file(::fdopen(fd, mode)) {
+    if (m_file == nullptr) {
+      int saved = errno;
+      ::close(fd);
+      throw Failure(fmt::format("fdopen failed: {}", std::strerror(saved)));
+    }
+  }
+  ~StdioFile() {
+    if (m_file != nullptr) std::fclose(m_file);
+  }
+  StdioFile(const StdioFile&) = delete;
+  StdioFile& operator=(const StdioFile&) = delete;
+  FILE* get() const { return m_file; }
+
+  // Everything written so far, from the start.
+  std::string slurp() const {
+    std::string text;
+    int fd = ::fileno(m_file);
+    if (::lseek(fd, 0, SEEK_SET) < 0) return text;
+    char buf[65536];
+    ssize_t n = 0;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
+    return text;
+  }
+
+ private:
+  FILE* m_file = nullptr;
+};
+
+// Output goes to unlinked temporary files rather than pipes: a chatty child
+// can never block on a full pipe, and a grandchild that outlives a killed
+// child cannot keep us waiting for EOF.
+StdioFile anonymous_temp_file() {
+  const char* dir = std::getenv("TMPDIR");
+  std::string tmpl = std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") + "/mgr-proc-XXXXXX";
+  int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+  if (fd < 0) throw Failure(fmt::format("cannot create a temporary file in {}: {}", tmpl, std::strerror(errno)));
+  ::unlink(tmpl.c_str());
+  return StdioFile(fd, "w+");
+}
+
+StdioFile open_file(const fs::path& path, int flags, const char* mode) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0600);
+  if (fd < 0) throw Failure(fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
+  return StdioFile(fd, mode);
+}
+
+bool is_executable_file(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
+}
+
+std::string format_duration(std::chrono::milliseconds d) {
+  auto ms = d.count();
+  if (ms % 60'000 == 0 && ms >= 60'000) return fmt::format("{}min", ms / 60'000);
+  if (ms % 1000 == 0) return fmt::format("{}s", ms / 1000);
+  return fmt::format("{}ms", ms);
+}
+
+}  // namespace
+
+std::string ProcessResult::describe() const {
+  if (timed_out) return "timed out and was killed";
+  if (signal) {
+    const char* name = ::strsignal(*signal);
+    return fmt::format("killed by signal {} ({})", *signal, name != nullptr ? name : "?");
+  }
+  return fmt::format("exited with status {}", exit_code);
+}
+
+ProcessResult run_process(const ProcessSpec& spec) {
+  if (spec.program.empty()) throw Failure("internal error: no program to run");
+  // An absolute path that does not exist would make Boost throw a bare
+  // "execve failed"; say which program instead.
+  if (!is_executable_file(spec.program)) {
+    throw Failure(fmt::format("cannot run {}: not an executable file", spec.program.string()));
+  }
+
+  // A copy of our environment: the extras reach the child only.
+  bp::environment env = boost::this_process::environment();
+  for (const auto& [key, value] : spec.extra_env) env[key] = value;
+
+  StdioFile out = spec.stdout_file ? open_file(*spec.stdout_file, O_WRONLY | O_CREAT | O_TRUNC, "w")
+                                   : anonymous_temp_file();
+  StdioFile err = anonymous_temp_file();
+  StdioFile in = open_file(spec.stdin_file ? *spec.stdin_file : fs::path("/dev/null"), O_RDONLY, "r");
+
+  ProcessResult result;
+  auto started = std::chrono::steady_clock::now();
+  bp::child child;
+  try {
+    child = bp::child(bp::exe = spec.program.string(), bp::args = spec.args, env,
+                      bp::std_out > out.get(), bp::std_err > err.get(), bp::std_in < in.get());
+  } catch (const std::exception& e) {
+    throw Failure(fmt::format("cannot run {}: {}", spec.program.string(), e.what()));
+  }
+
+  // Poll rather than wait_for: Boost 1.74's timed wait is fragile, and a
+  // 20ms tick is nothing next to a pg_dump.
+  std::error_code ec;
+  auto deadline = spec.timeout ? std::optional(started + *spec.timeout) : std::nullopt;
+  while (child.running(ec)) {
+    if (deadline && std::chrono::steady_clock::now() >= *deadline) {
+      result.timed_out = true;
+      spdlog::warn("{} still running after {}; stopping it", spec.program.filename().string(),
+                   format_duration(*spec.timeout));
+      ::kill(child.id(), SIGTERM);
+      auto grace = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      while (child.running(ec) && std::chrono::steady_clock::now() < grace) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      if (child.running(ec)) ::kill(child.id(), SIGKILL);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  child.wait(ec);  // reaps; a no-op when running() already did
+  result.elapsed =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+
+  // exit_code() reports a signal number as if it were an exit status.
+  int status = child.native_exit_code();
+  if (WIFSIGNALED(status)) {
+    result.signal = WTERMSIG(status);
+  } else if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  }
+  std::fflush(out.get());
+  if (!spec.stdout_file) result.out = out.slurp();
+  result.err = err.slurp();
+  if (result.timed_out) {
+    result.err += fmt::format("{}mgr: {} timed out after {} and was killed\n",
+                              result.err.empty() || result.err.back() == '\n' ? "" : "\n",
+                              spec.program.filename().string(), format_duration(*spec.timeout));
+  }
+  return result;
+}
+
+fs::path find_pg_program(const std::string& name, const std::vector<fs::path>& bin_dir_candidates) {
+  std::vector<std::string> searched;
+  for (const auto& dir : bin_dir_candidates) {
+    if (dir.empty()) continue;
+    auto candidate = dir / name;
+    if (is_executable_file(candidate)) return candidate;
+    // A configured directory without the program is suspicious: say so, then
+    // keep looking (the version check still guards against a wrong one).
+    spdlog::warn("pg_bin_dir {} has no executable {}; looking further", dir.string(), name);
+    searched.push_back(fmt::format("pg_bin_dir {}", dir.string()));
+  }
+  if (const char* env_dir = std::getenv("MGR_PG_BIN_DIR"); env_dir != nullptr && *env_dir != '\0') {
+    auto candidate = fs::path(env_dir) / name;
+    if (is_executable_file(candidate)) return candidate;
+    searched.push_back(fmt::format("MGR_PG_BIN_DIR {}", env_dir));
+  } else {
+    searched.push_back("MGR_PG_BIN_DIR (not set)");
+  }
+  // An empty search_path() result must never reach bp::child (it crashes).
+  auto on_path = bp::search_path(name);
+  if (!on_path.empty() && is_executable_file(on_path.string())) return on_path.string();
+  const char* path_var = std::getenv("PATH");
+  searched.push_back(fmt::format("PATH {}", path_var != nullptr ? path_var : "(not set)"));
+
+  std::string list;
+  for (const auto& s : searched) list += "\n  - " + s;
+  throw Failure(fmt::format(
+      "{} not found. Searched:{}\nInstall the PostgreSQL client tools (postgresql-client-15 or newer, "
+      "at least the server's major version), or set pg_bin_dir in the config or MGR_PG_BIN_DIR to the "
+      "directory that holds {}.",
+      name, list, name));
+}
+
+std::optional<PgToolVersion> parse_pg_tool_version(const std::string& version_output) {
+  // "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)", "psql (PostgreSQL) 16devel", "9.6.24"
+  static const std::regex re(R"(\(PostgreSQL\)\s+((\d+)(?:\.(\d+))?[^\r\n]*))");
+  std::smatch m;
+  if (!std::regex_search(version_output, m, re)) return std::nullopt;
+  PgToolVersion v;
+  v.text = m[1].str();
+  int first = std::stoi(m[2].str());
+  int second = m[3].matched ? std::stoi(m[3].str()) : 0;
+  v.major = first >= 10 ? first : first * 100 + second;
+  return v;
+}
+
+int server_major_version(int version_num) {
+  return version_num >= 100000 ? version_num / 10000 : version_num / 100;
+}
+
+PgToolVersion pg_tool_version(const fs::path& program) {
+  ProcessSpec spec;
+  spec.program = program;
+  spec.args = {"--version"};
+  spec.timeout = std::chrono::seconds(30);
+  auto result = run_process(spec);
+  if (!result.ok()) {
+    throw Failure(fmt::format("{} --version {}: {}", program.string(), result.describe(), result.err));
+  }
+  auto v = parse_pg_tool_version(result.out);
+  if (!v) throw Failure(fmt::format("{} --version printed no version: {}", program.string(), result.out));
+  return *v;
+}
+
+}  // namespace mgr

@@ -1,0 +1,211 @@
+#include "mgr/process.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+
+#include "mgr/error.hpp"
+#include "support/test_support.hpp"
+
+namespace fs = std::filesystem;
+using mgr::test::read_file;
+using mgr::test::TempDir;
+using mgr::test::write_file;
+
+namespace {
+
+fs::path make_script(const fs::path& path, const std::string& body) {
+  write_file(path, "#!/bin/sh\n" + body);
+  fs::permissions(path, fs::perms::owner_all);
+  return path;
+}
+
+// Restores (or unsets) an environment variable on scope exit.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : m_name(name) {
+    if (const char* old = std::getenv(name)) m_old = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (m_old) ::setenv(m_name, m_old->c_str(), 1); else ::unsetenv(m_name);
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* m_name;
+  std::optional<std::string> m_old;
+};
+
+}  // namespace
+
+TEST(ProcessRunner, PassesArgvVerbatim) {
+  TempDir dir;
+  auto script = make_script(dir / "echoargs", "for a in \"$@\"; do printf '[%s]\\n' \"$a\"; done\n");
+  mgr::ProcessSpec spec;
+  spec.program = script;
+  spec.args = {"two words", "it's \"quoted\"", "$HOME", "*", "", "a;b|c"};
+  auto r = mgr::run_process(spec);
+  EXPECT_TRUE(r.ok()) << r.describe() << r.err;
+  EXPECT_EQ(r.out, "[two words]\n[it's \"quoted\"]\n[$HOME]\n[*]\n[]\n[a;b|c]\n");
+}
+
+TEST(ProcessRunner, ExtraEnvReachesChildOnly) {
+  TempDir dir;
+  auto script = make_script(dir / "env", "printf '%s' \"$MGR_TEST_CHILD_ONLY\"\n");
+  ::unsetenv("MGR_TEST_CHILD_ONLY");
+  mgr::ProcessSpec spec;
+  spec.program = script;
+  spec.extra_env = {{"MGR_TEST_CHILD_ONLY", "s3cret value"}};
+  auto r = mgr::run_process(spec);
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.out, "s3cret value");
+  EXPECT_EQ(std::getenv("MGR_TEST_CHILD_ONLY"), nullptr);
+}
+
+TEST(ProcessRunner, InheritsParentEnvironment) {
+  TempDir dir;
+  ScopedEnv e("MGR_TEST_INHERITED", "from parent");
+  auto script = make_script(dir / "env", "printf '%s' \"$MGR_TEST_INHERITED\"\n");
+  mgr::ProcessSpec spec;
+  spec.program = script;
+  EXPECT_EQ(mgr::run_process(spec).out, "from parent");
+}
+
+TEST(ProcessRunner, CapturesStderrAndExitCode) {
+  TempDir dir;
+  auto script = make_script(dir / "fail", "echo 'to out'; echo 'to err' >&2; exit 7\n");
+  mgr::ProcessSpec spec;
+  spec.program = script;
+  auto r = mgr::run_process(spec);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.exit_code, 7);
+  EXPECT_FALSE(r.signal);
+  EXPECT_EQ(r.out, "to out\n");
+  EXPECT_EQ(r.err, "to err\n");
+  EXPECT_EQ(r.describe(), "exited with status 7");
+}
+
+TEST(ProcessRunner, ReportsSignalNotExitCode) {
+  TempDir dir;
+  auto script = make_script(dir / "die", "kill -9 $$\n");
+  mgr::ProcessSpec spec;
+  spec.program = script;
+  auto r = mgr::run_process(spec);
+  EXPECT_FALSE(r.ok());
+  ASSERT_TRUE(r.signal);
+  EXPECT_EQ(*r.signal, 9);
+  EXPECT_NE(r.describe().find("signal 9"), std::string::npos);
+}
+
+TEST(ProcessRunner, TimeoutKillsChild) {
+  TempDir dir;
+  auto script = make_script(dir / "hang", "exec sleep 30\n");
+  mgr::ProcessSpec spec;
+  spec.program = script;
+  spec.timeout = std::chrono::milliseconds(300);
+  auto r = mgr::run_process(spec);
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_FALSE(r.ok());
+  EXPECT_LT(r.elapsed, std::chrono::seconds(5));
+  EXPECT_NE(r.err.find("timed out after 300ms"), std::string::npos) << r.err;
+}
+
+TEST(ProcessRunner, TimeoutEscalatesToSigkill) {
+  TempDir dir;
+  // Ignores SIGTERM, so only the SIGKILL after the grace period ends it.
+  auto script = make_script(dir / "stubborn", "trap '' TERM\nwhile :; do sleep 0.1; done\n");
+  mgr::ProcessSpec spec;
+  spec.program = script;
+  spec.timeout = std::chrono::milliseconds(200);
+  auto r = mgr::run_process(spec);
+  EXPECT_TRUE(r.timed_out);
+  ASSERT_TRUE(r.signal);
+  EXPECT_EQ(*r.signal, 9);
+}
+
+TEST(ProcessRunner, StdoutToFileAndStdinFromFile) {
+  TempDir dir;
+  auto script = make_script(dir / "cat", "cat\n");
+  write_file(dir / "in.txt", "hello\nworld\n");
+  write_file(dir / "out.txt", "old content that is longer than the new one\n");
+  mgr::ProcessSpec spec;
+  spec.program = script;
+  spec.stdin_file = dir / "in.txt";
+  spec.stdout_file = dir / "out.txt";
+  auto r = mgr::run_process(spec);
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(read_file(dir / "out.txt"), "hello\nworld\n");
+}
+
+TEST(ProcessRunner, LargeOutputDoesNotBlock) {
+  TempDir dir;
+  auto script = make_script(dir / "big", "head -c 3000000 /dev/zero | tr '\\0' x; head -c 200000 /dev/zero >&2\n");
+  mgr::ProcessSpec spec;
+  spec.program = script;
+  spec.timeout = std::chrono::seconds(20);
+  auto r = mgr::run_process(spec);
+  EXPECT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(r.out.size(), 3000000u);
+  EXPECT_EQ(r.err.size(), 200000u);
+}
+
+TEST(ProcessRunner, MissingProgramIsAFailure) {
+  mgr::ProcessSpec spec;
+  spec.program = "/nonexistent/dir/pg_dump";
+  try {
+    mgr::run_process(spec);
+    FAIL() << "expected Failure";
+  } catch (const mgr::Failure& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/dir/pg_dump"), std::string::npos);
+  }
+}
+
+TEST(ProcessFindPgProgram, ConfiguredDirFirst) {
+  TempDir a, b;
+  make_script(b / "pg_dump", "exit 0\n");
+  make_script(a / "pg_dump", "exit 0\n");
+  EXPECT_EQ(mgr::find_pg_program("pg_dump", {a.path(), b.path()}), a / "pg_dump");
+  // A configured dir without the program: the next one is used.
+  TempDir empty;
+  EXPECT_EQ(mgr::find_pg_program("pg_dump", {empty.path(), b.path()}), b / "pg_dump");
+}
+
+TEST(ProcessFindPgProgram, EnvVarBeforePath) {
+  TempDir dir;
+  make_script(dir / "pg_dump", "exit 0\n");
+  ScopedEnv e("MGR_PG_BIN_DIR", dir.path().string());
+  EXPECT_EQ(mgr::find_pg_program("pg_dump", {}), dir / "pg_dump");
+}
+
+TEST(ProcessFindPgProgram, NotFoundSaysWhereAndWhatToInstall) {
+  TempDir dir;
+  ScopedEnv path("PATH", dir.path().string());
+  ScopedEnv bin("MGR_PG_BIN_DIR", (dir / "nope").string());
+  try {
+    mgr::find_pg_program("pg_dump", {dir / "configured"});
+    FAIL() << "expected Failure";
+  } catch (const mgr::Failure& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("pg_dump not found"), std::string::npos) << msg;
+    EXPECT_NE(msg.find((dir / "configured").string()), std::string::npos) << msg;
+    EXPECT_NE(msg.find("MGR_PG_BIN_DIR"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("PATH " + dir.path().string()), std::string::npos) << msg;
+    EXPECT_NE(msg.find("postgresql-client-15"), std::string::npos) << msg;
+  }
+}
+
+TEST(ProcessPgVersion, ParsesVersionLines) {
+  auto v = mgr::parse_pg_tool_version("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->major, 15);
+  EXPECT_EQ(v->text, "15.18 (Debian 15.18-0+deb12u1)");
+  EXPECT_EQ(mgr::parse_pg_tool_version("pg_dump (PostgreSQL) 17devel")->major, 17);
+  EXPECT_EQ(mgr::parse_pg_tool_version("pg_dump (PostgreSQL) 9.6.24")->major, 906);
+  EXPECT_FALSE(mgr::parse_pg_tool_version("something else"));
+  EXPECT_EQ(mgr::server_major_version(150018), 15);
+  EXPECT_EQ(mgr::server_major_version(90624), 906);
+}
