@@ -1,0 +1,121 @@
+// Backups of one environment's database through pg_dump: taking, verifying,
+// describing (a JSON manifest beside each file), listing, pruning and
+// restoring them.
+//
+// Layout: <backups_dir>/<env>/<env>-<UTC YYYY-MM-DDTHH-MM-SSZ>.dump (custom
+// format) or .sql (plain), mode 0600 in a 0700 directory, and <file>.json,
+// the manifest. A file without a manifest is not an mgr backup: it is never
+// listed, restored or pruned.
+//
+// The password reaches pg_dump/pg_restore/psql only through PGPASSWORD in the
+// child's environment; argv, logs, output and manifests never carry it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mgr/config.hpp"
+
+namespace mgr {
+
+struct ServerIdentity;
+
+// The manifest written beside every backup (<file>.json).
+struct BackupManifest {
+  std::string file;  // the backup's file name, no directory
+  std::string environment;
+  std::string database;
+  std::string server_version;   // server_version, e.g. "15.18 (Debian ...)"
+  int server_version_num = 0;   // e.g. 150018
+  std::string pg_dump_version;  // e.g. "15.18 (Debian ...)"
+  std::string created_at;       // ISO 8601 UTC with milliseconds: 2025-01-31T12:00:00.123Z
+  std::uintmax_t size = 0;      // bytes
+  std::string sha256;           // lower-case hex of the file
+  std::optional<std::string> newest_migration;  // newest applied migration id when taken
+  std::string reason;           // "before apply of 0003, 0004", "manual", "safety backup before restore of ..."
+  std::string url;              // redacted URL (password as ***)
+  BackupFormat format = BackupFormat::custom;
+  std::string mgr_version;
+};
+
+struct BackupResult {
+  std::filesystem::path file;      // absolute path of the dump
+  std::filesystem::path manifest;  // <file>.json
+  std::uintmax_t size = 0;
+  std::string sha256;
+  BackupManifest details;
+  std::vector<std::filesystem::path> pruned;  // old backups removed by backup_keep
+
+  // What goes into the history rows' `backup` column and the audit log: the
+  // file name only (e.g. "prod-2025-01-31T12-00-00Z.dump"). `mgr restore <env>
+  // <name>` finds it under <backups_dir>/<env>/.
+  std::string file_name() const { return file.filename().string(); }
+};
+
+// Takes a verified backup of `env` now. `server` is the identity of the
+// database as the caller's Session reports it (for the pg_dump version rule
+// and the manifest); `newest_migration` the newest applied migration id;
+// `reason` goes into the manifest. Files in `protect` are never removed by
+// retention (restore protects the file it is about to load).
+//
+// Steps: find pg_dump (pg_bin_dir of env, then of config, MGR_PG_BIN_DIR,
+// PATH), refuse a pg_dump older than the server's major version, dump into a
+// new 0600 file (never overwriting one), verify it (pg_restore --list for
+// custom; the completion line for plain), hash it, write the manifest, prune.
+// Throws Failure (exit 1) with pg_dump's stderr on any problem; then no
+// partial file or manifest is left behind.
+BackupResult take_backup(const Config& config, const Environment& env, const ServerIdentity& server,
+                         const std::optional<std::string>& newest_migration, const std::string& reason,
+                         const std::vector<std::filesystem::path>& protect = {});
+
+// The directory that holds `env`'s backups.
+std::filesystem::path backup_dir_for(const Config& config, const std::string& env_name);
+// <file>.json
+std::filesystem::path manifest_path_for(const std::filesystem::path& backup_file);
+
+// Reads and checks a manifest; throws Failure saying what is wrong with it.
+BackupManifest read_manifest(const std::filesystem::path& manifest_path);
+
+// A backup file checked against its manifest.
+struct BackupCheck {
+  std::filesystem::path file;
+  std::filesystem::path manifest_path;
+  std::optional<BackupManifest> manifest;  // nullopt when missing or unreadable
+  bool file_exists = false;
+  std::optional<std::uintmax_t> actual_size;
+  std::string actual_sha256;  // empty when the file could not be read
+  bool matches = false;       // manifest read, file present, size and SHA-256 equal
+  std::string problem;        // why not, empty when it matches
+};
+
+// Hashes the file and compares it with <file>.json. Never throws for a bad
+// file or manifest: that is what `problem` is for.
+BackupCheck check_backup(const std::filesystem::path& backup_file);
+
+// Every mgr backup (a file with a manifest) of `env`, or of every configured
+// environment, oldest first within each environment, each checked against
+// its manifest. Throws UsageError for an unknown environment name.
+std::vector<BackupCheck> list_backups(const Config& config, const std::optional<std::string>& env);
+
+// Streams a file through SHA-256 (OpenSSL EVP); lower-case hex.
+std::string sha256_file(const std::filesystem::path& path);
+
+// Loads a backup into `env`'s database, replacing the objects it contains:
+//   custom: pg_restore --clean --if-exists --single-transaction --exit-on-error --no-password
+//   plain:  psql -X --no-psqlrc -v ON_ERROR_STOP=1 --single-transaction --no-password -f FILE
+// Plain backups are dumped with --clean --if-exists, so they carry their own
+// DROP statements. One transaction, so a failure leaves the database as it was. Owners and
+// privileges are restored as dumped (no --no-owner): the roles must exist in
+// the target cluster, otherwise the restore fails and changes nothing.
+// Objects created after the backup and absent from it are not dropped.
+// Throws Failure with the tool's stderr. `timeout` kills a stuck restore.
+void restore_backup(const Config& config, const Environment& env, const std::filesystem::path& file,
+                    BackupFormat format, std::chrono::milliseconds timeout);
+
+std::string backup_format_name(BackupFormat format);
+
+}  // namespace mgr

@@ -1,0 +1,626 @@
+#include "mgr/backup.hpp"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "mgr/error.hpp"
+#include "mgr/process.hpp"
+#include "mgr/session.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace mgr {
+
+namespace {
+
+constexpr const char* k_completion_line = "-- PostgreSQL database dump complete";
+constexpr int k_manifest_version = 1;
+
+// Files that are deleted on scope exit unless commit() was called: a failed
+// backup never leaves a partial dump or manifest behind.
+class PartialFiles {
+ public:
+  PartialFiles() = default;
+  ~PartialFiles() {
+    if (m_committed) return;
+    for (const auto& p : m_paths) {
+      std::error_code ec;
+      fs::remove(p, ec);
+    }
+  }
+  PartialFiles(const PartialFiles&) = delete;
+  PartialFiles& operator=(const PartialFiles&) = delete;
+  void add(const fs::path& p) { m_paths.push_back(p); }
+  void commit() { m_committed = true; }
+
+ private:
+  std::vector<fs::path> m_paths;
+  bool m_committed = false;
+};
+
+// A POSIX file descriptor closed on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd) : m_fd(fd) {}
+  ~Fd() {
+    if (m_fd >= 0) ::close(m_fd);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return m_fd; }
+  // Closes now and reports the error (a failed close can mean lost data).
+  int close() {
+    int rc = ::close(m_fd);
+    m_fd = -1;
+    return rc;
+  }
+
+ private:
+  int m_fd;
+};
+
+struct EvpCtxDeleter {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+
+std::string errno_text() { return std::strerror(errno); }
+
+// Creates `path` with mode 0600 whatever the umask; fails if it exists.
+// Returns false (errno EEXIST) when the name is taken.
+bool create_private_file(const fs::path& path) {
+  int raw = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (raw < 0) {
+    if (errno == EEXIST) return false;
+    throw Failure(fmt::format("cannot create backup file {}: {}", path.string(), errno_text()));
+  }
+  Fd fd(raw);
+  if (::fchmod(fd.get(), 0600) != 0) {
+    throw Failure(fmt::format("cannot set mode 0600 on {}: {}", path.string(), errno_text()));
+  }
+  return true;
+}
+
+void write_private_file(const fs::path& path, const std::string& content) {
+  int raw = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (raw < 0) throw Failure(fmt::format("cannot write {}: {}", path.string(), errno_text()));
+  Fd fd(raw);
+  if (::fchmod(fd.get(), 0600) != 0) {
+    throw Failure(fmt::format("cannot set mode 0600 on {}: {}", path.string(), errno_text()));
+  }
+  std::size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Failure(fmt::format("cannot write {}: {}", path.string(), errno_text()));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0 || fd.close() != 0) {
+    throw Failure(fmt::format("cannot write {}: {}", path.string(), errno_text()));
+  }
+}
+
+// Makes `dir` (and missing parents) and forces mode 0700 on the
+// environment's directory: backups hold the whole database.
+void ensure_private_dir(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir.parent_path(), ec)) {
+    fs::create_directories(dir.parent_path(), ec);
+    if (ec) {
+      throw Failure(fmt::format("cannot create backups directory {}: {}", dir.parent_path().string(),
+                                ec.message()));
+    }
+    ::chmod(dir.parent_path().c_str(), 0700);  // ours, just made
+  }
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    throw Failure(fmt::format("cannot create backup directory {}: {}", dir.string(), errno_text()));
+  }
+  if (!fs::is_directory(dir, ec)) {
+    throw Failure(fmt::format("cannot use backup directory {}: it is not a directory", dir.string()));
+  }
+  if (::chmod(dir.c_str(), 0700) != 0) {
+    throw Failure(fmt::format("cannot set mode 0700 on {}: {}", dir.string(), errno_text()));
+  }
+}
+
+struct Timestamps {
+  std::string for_file;  // 2025-01-31T12-00-00Z
+  std::string iso;       // 2025-01-31T12:00:00.123Z
+};
+
+Timestamps now_utc() {
+  auto now = std::chrono::system_clock::now();
+  auto secs = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char file_buf[32];
+  char iso_buf[32];
+  std::strftime(file_buf, sizeof file_buf, "%Y-%m-%dT%H-%M-%SZ", &tm);
+  std::strftime(iso_buf, sizeof iso_buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return {file_buf, fmt::format("{}.{:03}Z", iso_buf, ms)};
+}
+
+// Picks a free name: <env>-<ts>.dump, else <env>-<ts>-2.dump, ... and
+// creates it (0600). Never overwrites a file or an orphaned manifest.
+fs::path create_backup_file(const fs::path& dir, const std::string& env, const std::string& stamp,
+                            const std::string& ext) {
+  for (int n = 1; n < 1000; ++n) {
+    std::string name = n == 1 ? fmt::format("{}-{}{}", env, stamp, ext) : fmt::format("{}-{}-{}{}", env, stamp, n, ext);
+    fs::path path = dir / name;
+    std::error_code ec;
+    if (fs::exists(manifest_path_for(path), ec)) continue;
+    if (create_private_file(path)) return path;
+  }
+  throw Failure(fmt::format("cannot find a free backup file name in {}", dir.string()));
+}
+
+// pg_bin_dir of the environment, then of the config (the rest of the search
+// order lives in find_pg_program).
+std::vector<fs::path> bin_dirs(const Config& config, const Environment& env) {
+  std::vector<fs::path> dirs;
+  if (env.pg_bin_dir) dirs.push_back(*env.pg_bin_dir);
+  if (config.pg_bin_dir) dirs.push_back(*config.pg_bin_dir);
+  return dirs;
+}
+
+// A companion tool (pg_restore, psql) from the same directory as pg_dump
+// when it is there, so the versions match.
+fs::path find_companion(const std::string& name, const fs::path& beside, const Config& config,
+                        const Environment& env) {
+  std::vector<fs::path> dirs;
+  if (!beside.empty()) dirs.push_back(beside.parent_path());
+  for (auto& d : bin_dirs(config, env)) dirs.push_back(d);
+  // Quiet search: the companion directory is a guess, not a configuration.
+  for (const auto& d : dirs) {
+    std::error_code ec;
+    if (fs::is_regular_file(d / name, ec) && ::access((d / name).c_str(), X_OK) == 0) return d / name;
+  }
+  return find_pg_program(name, {});
+}
+
+std::map<std::string, std::string> child_env(const Environment& env, const std::string& purpose) {
+  std::map<std::string, std::string> extra;
+  if (env.url.password() && !env.url.password()->empty()) extra["PGPASSWORD"] = *env.url.password();
+  // Shows up in pg_stat_activity unless the URL sets application_name itself.
+  extra["PGAPPNAME"] = fmt::format("mgr {} {}", env.name, purpose);
+  return extra;
+}
+
+// The password must only travel in PGPASSWORD. Checked right before spawning
+// on every argument built from data (URL, paths); mgr's own fixed flags are
+// skipped so a short password cannot collide with "--clean".
+void ensure_no_secret_in_argv(const std::vector<std::string>& args, const DbUrl& url, const std::string& tool) {
+  static const std::set<std::string> fixed{
+      "--format=custom", "--format=plain", "--no-password", "--clean",   "--if-exists",
+      "--single-transaction", "--exit-on-error", "--list", "-X", "--quiet", "-v", "ON_ERROR_STOP=1"};
+  const auto& pw = url.password();
+  if (!pw || pw->empty()) return;
+  for (const auto& a : args) {
+    if (fixed.count(a) != 0) continue;
+    if (a.find(*pw) != std::string::npos) {
+      throw Failure(fmt::format(
+          "refusing to run {}: an argument would carry the database password (it must only go "
+          "through PGPASSWORD); nothing was run",
+          tool));
+    }
+  }
+}
+
+std::string tool_failure(const std::string& tool, const ProcessResult& r, const DbUrl& url) {
+  std::string err = redact_secrets(r.err, url);
+  while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+  return fmt::format("{} {}{}{}", tool, r.describe(), err.empty() ? "" : ":\n", err);
+}
+
+bool ends_with_completion_line(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return false;
+  in.seekg(0, std::ios::end);
+  auto size = static_cast<std::streamoff>(in.tellg());
+  auto start = std::max<std::streamoff>(0, size - 8192);
+  in.seekg(start);
+  std::string tail((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto pos = tail.rfind(k_completion_line);
+  if (pos == std::string::npos) return false;
+  // After it pg_dump writes "--", blank lines and (15.14+) "\unrestrict <key>".
+  std::istringstream rest(tail.substr(pos + std::strlen(k_completion_line)));
+  std::string line;
+  std::getline(rest, line);  // the rest of the completion line itself
+  if (!line.empty() && line != "\r") return false;
+  while (std::getline(rest, line)) {
+    if (line.empty() || line == "--" || line.rfind("\\unrestrict ", 0) == 0) continue;
+    return false;
+  }
+  return true;
+}
+
+void verify_dump(const fs::path& file, BackupFormat format, const fs::path& pg_dump, const Config& config,
+                 const Environment& env) {
+  if (format == BackupFormat::plain) {
+    if (!ends_with_completion_line(file)) {
+      throw Failure(fmt::format("backup verification failed: {} does not end with pg_dump's completion line "
+                                "('{}'); the dump is incomplete",
+                                file.string(), k_completion_line));
+    }
+    return;
+  }
+  ProcessSpec spec;
+  spec.program = find_companion("pg_restore", pg_dump, config, env);
+  spec.args = {"--list", file.string()};
+  spec.stdout_file = "/dev/null";
+  spec.timeout = env.backup_timeout;
+  auto r = run_process(spec);
+  if (!r.ok()) {
+    throw Failure(fmt::format("backup verification failed: {}", tool_failure("pg_restore --list", r, env.url)));
+  }
+}
+
+json manifest_to_json(const BackupManifest& m) {
+  json j;
+  j["manifest_version"] = k_manifest_version;
+  j["file"] = m.file;
+  j["environment"] = m.environment;
+  j["database"] = m.database;
+  j["server_version"] = m.server_version;
+  j["server_version_num"] = m.server_version_num;
+  j["pg_dump_version"] = m.pg_dump_version;
+  j["created_at"] = m.created_at;
+  j["size"] = m.size;
+  j["sha256"] = m.sha256;
+  j["newest_migration"] = m.newest_migration ? json(*m.newest_migration) : json(nullptr);
+  j["reason"] = m.reason;
+  j["url"] = m.url;
+  j["format"] = backup_format_name(m.format);
+  j["mgr_version"] = m.mgr_version;
+  return j;
+}
+
+bool same_file(const fs::path& a, const fs::path& b) {
+  std::error_code ec1, ec2;
+  auto ca = fs::weakly_canonical(a, ec1);
+  auto cb = fs::weakly_canonical(b, ec2);
+  if (ec1 || ec2) return a == b;
+  return ca == cb;
+}
+
+// Manifests in `dir` that belong to `env_name`, oldest first.
+std::vector<BackupCheck> scan_dir(const fs::path& dir, const std::string& env_name, bool hash) {
+  std::vector<BackupCheck> found;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return found;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const auto& p = it->path();
+    if (p.extension() != ".json") continue;
+    auto file = p.parent_path() / p.stem();  // strip .json
+    if (file.extension() != ".dump" && file.extension() != ".sql") continue;
+    BackupCheck c;
+    if (hash) {
+      c = check_backup(file);
+    } else {
+      c.file = file;
+      c.manifest_path = p;
+      try {
+        c.manifest = read_manifest(p);
+      } catch (const Error& e) {
+        c.problem = e.what();
+      }
+      c.file_exists = fs::exists(file, ec);
+    }
+    // A manifest naming another environment is not this one's backup.
+    if (c.manifest && c.manifest->environment != env_name) continue;
+    found.push_back(std::move(c));
+  }
+  std::sort(found.begin(), found.end(), [](const BackupCheck& a, const BackupCheck& b) {
+    std::string ka = a.manifest ? a.manifest->created_at : "";
+    std::string kb = b.manifest ? b.manifest->created_at : "";
+    if (ka != kb) return ka < kb;
+    return a.file < b.file;
+  });
+  return found;
+}
+
+// backup_keep: N -> keep the newest N mgr backups of this environment.
+std::vector<fs::path> prune(const fs::path& dir, const Environment& env, const fs::path& just_taken,
+                            const std::vector<fs::path>& protect) {
+  std::vector<fs::path> removed;
+  if (!env.backup_keep || *env.backup_keep < 1) return removed;
+  auto all = scan_dir(dir, env.name, /*hash=*/false);
+  // Only backups whose manifest we could read count, and only those are deleted.
+  std::erase_if(all, [](const BackupCheck& c) { return !c.manifest; });
+  auto keep = static_cast<std::size_t>(*env.backup_keep);
+  if (all.size() <= keep) return removed;
+  std::size_t excess = all.size() - keep;
+  for (std::size_t i = 0; i < all.size() && removed.size() < excess; ++i) {
+    const auto& c = all[i];
+    if (same_file(c.file, just_taken)) continue;
+    if (std::any_of(protect.begin(), protect.end(), [&](const fs::path& p) { return same_file(p, c.file); })) continue;
+    std::error_code ec;
+    fs::remove(c.file, ec);
+    if (ec) {
+      spdlog::warn("retention: cannot remove {}: {}", c.file.string(), ec.message());
+      continue;
+    }
+    fs::remove(c.manifest_path, ec);
+    if (ec) spdlog::warn("retention: cannot remove {}: {}", c.manifest_path.string(), ec.message());
+    spdlog::info("retention (backup_keep: {}): removed {}", *env.backup_keep, c.file.string());
+    removed.push_back(c.file);
+  }
+  return removed;
+}
+
+}  // namespace
+
+std::string backup_format_name(BackupFormat format) {
+  return format == BackupFormat::plain ? "plain" : "custom";
+}
+
+fs::path backup_dir_for(const Config& config, const std::string& env_name) {
+  return config.backups_dir / env_name;
+}
+
+fs::path manifest_path_for(const fs::path& backup_file) {
+  return backup_file.parent_path() / (backup_file.filename().string() + ".json");
+}
+
+std::string sha256_file(const fs::path& path) {
+  int raw = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (raw < 0) throw Failure(fmt::format("cannot read {}: {}", path.string(), errno_text()));
+  Fd fd(raw);
+  std::unique_ptr<EVP_MD_CTX, EvpCtxDeleter> ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) throw Failure("SHA-256 init failed");
+  std::vector<unsigned char> buf(1 << 20);
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Failure(fmt::format("cannot read {}: {}", path.string(), errno_text()));
+    }
+    if (n == 0) break;
+    if (EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(n)) != 1) throw Failure("SHA-256 update failed");
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1) throw Failure("SHA-256 final failed");
+  std::string hex;
+  hex.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
+}
+
+BackupManifest read_manifest(const fs::path& manifest_path) {
+  std::ifstream in(manifest_path, std::ios::binary);
+  if (!in) throw Failure(fmt::format("manifest {} is missing or unreadable", manifest_path.string()));
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::exception& e) {
+    throw Failure(fmt::format("manifest {} is not valid JSON: {}", manifest_path.string(), e.what()));
+  }
+  BackupManifest m;
+  try {
+    m.file = j.at("file").get<std::string>();
+    m.environment = j.at("environment").get<std::string>();
+    m.database = j.value("database", "");
+    m.server_version = j.value("server_version", "");
+    m.server_version_num = j.value("server_version_num", 0);
+    m.pg_dump_version = j.value("pg_dump_version", "");
+    m.created_at = j.at("created_at").get<std::string>();
+    m.size = j.at("size").get<std::uintmax_t>();
+    m.sha256 = j.at("sha256").get<std::string>();
+    if (j.contains("newest_migration") && j["newest_migration"].is_string()) {
+      m.newest_migration = j["newest_migration"].get<std::string>();
+    }
+    m.reason = j.value("reason", "");
+    m.url = j.value("url", "");
+    std::string format = j.at("format").get<std::string>();
+    if (format == "custom") {
+      m.format = BackupFormat::custom;
+    } else if (format == "plain") {
+      m.format = BackupFormat::plain;
+    } else {
+      throw Failure(fmt::format("manifest {}: unknown format '{}'", manifest_path.string(), format));
+    }
+    m.mgr_version = j.value("mgr_version", "");
+  } catch (const json::exception& e) {
+    throw Failure(fmt::format("manifest {} lacks a required field: {}", manifest_path.string(), e.what()));
+  }
+  if (m.sha256.size() != 64) throw Failure(fmt::format("manifest {}: sha256 is not a SHA-256", manifest_path.string()));
+  return m;
+}
+
+BackupCheck check_backup(const fs::path& backup_file) {
+  BackupCheck c;
+  c.file = backup_file;
+  c.manifest_path = manifest_path_for(backup_file);
+  std::error_code ec;
+  c.file_exists = fs::is_regular_file(backup_file, ec);
+  try {
+    c.manifest = read_manifest(c.manifest_path);
+  } catch (const Error& e) {
+    c.problem = e.what();
+  }
+  if (c.file_exists) {
+    c.actual_size = fs::file_size(backup_file, ec);
+    if (ec) c.actual_size.reset();
+    try {
+      c.actual_sha256 = sha256_file(backup_file);
+    } catch (const Error& e) {
+      if (c.problem.empty()) c.problem = e.what();
+    }
+  } else if (c.problem.empty()) {
+    c.problem = fmt::format("backup file {} is missing", backup_file.string());
+  }
+  if (!c.manifest || !c.file_exists || c.actual_sha256.empty()) return c;
+  if (c.manifest->file != backup_file.filename().string()) {
+    c.problem = fmt::format("manifest {} describes {}, not {}", c.manifest_path.string(), c.manifest->file,
+                            backup_file.filename().string());
+  } else if (c.actual_size != c.manifest->size) {
+    c.problem = fmt::format("{} is {} bytes, its manifest says {}: the file changed since the backup",
+                            backup_file.string(), c.actual_size.value_or(0), c.manifest->size);
+  } else if (c.actual_sha256 != c.manifest->sha256) {
+    c.problem = fmt::format("SHA-256 of {} does not match its manifest (file {}, manifest {}): the file "
+                            "changed since the backup",
+                            backup_file.string(), c.actual_sha256, c.manifest->sha256);
+  } else {
+    c.matches = true;
+  }
+  return c;
+}
+
+std::vector<BackupCheck> list_backups(const Config& config, const std::optional<std::string>& env) {
+  std::vector<BackupCheck> all;
+  if (env) {
+    config.get(*env);  // UsageError naming the known environments
+    return scan_dir(backup_dir_for(config, *env), *env, /*hash=*/true);
+  }
+  for (const auto& e : config.environments) {
+    auto found = scan_dir(backup_dir_for(config, e.name), e.name, /*hash=*/true);
+    std::move(found.begin(), found.end(), std::back_inserter(all));
+  }
+  return all;
+}
+
+BackupResult take_backup(const Config& config, const Environment& env, const ServerIdentity& server,
+                         const std::optional<std::string>& newest_migration, const std::string& reason,
+                         const std::vector<fs::path>& protect) {
+  // 1. The tool and its version: pg_dump refuses servers newer than itself,
+  //    so say so before creating anything.
+  auto pg_dump = find_pg_program("pg_dump", bin_dirs(config, env));
+  auto version = pg_tool_version(pg_dump);
+  int server_major = server_major_version(server.version_num);
+  if (server.version_num > 0 && version.major < server_major) {
+    throw Failure(fmt::format(
+        "{} is version {}, older than the server of environment {} (PostgreSQL {}); pg_dump cannot dump "
+        "a newer server. Install postgresql-client-{} (or newer) and set pg_bin_dir (or MGR_PG_BIN_DIR) "
+        "to its bin directory, e.g. /usr/lib/postgresql/{}/bin",
+        pg_dump.string(), version.text, env.name, server.version, server_major, server_major));
+  }
+
+  // 2. A new private file in a private directory.
+  auto dir = fs::absolute(backup_dir_for(config, env.name));
+  ensure_private_dir(dir);
+  auto stamps = now_utc();
+  const bool plain = env.backup_format == BackupFormat::plain;
+  PartialFiles partial;
+  auto file = create_backup_file(dir, env.name, stamps.for_file, plain ? ".sql" : ".dump");
+  partial.add(file);
+  spdlog::info("backing up {} ({}) to {}", env.name, env.url.redacted(), file.string());
+
+  // 3. pg_dump writes through --file into the 0600 file we created (it
+  //    truncates, the mode stays). The password goes only into PGPASSWORD.
+  ProcessSpec spec;
+  spec.program = pg_dump;
+  spec.args = {plain ? "--format=plain" : "--format=custom", "--no-password", "--file=" + file.string()};
+  if (plain) {
+    // So a plain dump can be replayed over the live database by restore.
+    spec.args.push_back("--clean");
+    spec.args.push_back("--if-exists");
+  }
+  spec.args.push_back("--dbname=" + env.url.conninfo_without_password());
+  spec.extra_env = child_env(env, "backup");
+  spec.timeout = env.backup_timeout;
+  ensure_no_secret_in_argv(spec.args, env.url, "pg_dump");
+  auto r = run_process(spec);
+  if (!r.ok()) {
+    throw Failure(fmt::format("backup of {} failed: {}\nThe partial file was removed; nothing else was changed.",
+                              env.name, tool_failure(pg_dump.string(), r, env.url)));
+  }
+
+  // 4. Verify, hash, describe.
+  verify_dump(file, env.backup_format, pg_dump, config, env);
+  BackupManifest m;
+  m.file = file.filename().string();
+  m.environment = env.name;
+  m.database = server.database;
+  m.server_version = server.version;
+  m.server_version_num = server.version_num;
+  m.pg_dump_version = version.text;
+  m.created_at = stamps.iso;
+  m.size = fs::file_size(file);
+  m.sha256 = sha256_file(file);
+  m.newest_migration = newest_migration;
+  m.reason = reason;
+  m.url = env.url.redacted();
+  m.format = env.backup_format;
+  m.mgr_version = MGR_VERSION;
+
+  // Written under a temporary name and renamed, so a manifest is never half there.
+  auto manifest = manifest_path_for(file);
+  auto tmp = manifest;
+  tmp += ".tmp";
+  partial.add(tmp);
+  partial.add(manifest);
+  write_private_file(tmp, manifest_to_json(m).dump(2) + "\n");
+  std::error_code ec;
+  fs::rename(tmp, manifest, ec);
+  if (ec) throw Failure(fmt::format("cannot write manifest {}: {}", manifest.string(), ec.message()));
+  partial.commit();
+
+  BackupResult result;
+  result.file = file;
+  result.manifest = manifest;
+  result.size = m.size;
+  result.sha256 = m.sha256;
+  result.details = m;
+  // 5. Retention only after a good new backup exists.
+  result.pruned = prune(dir, env, file, protect);
+  return result;
+}
+
+void restore_backup(const Config& config, const Environment& env, const fs::path& file, BackupFormat format,
+                    std::chrono::milliseconds timeout) {
+  ProcessSpec spec;
+  std::string tool;
+  if (format == BackupFormat::custom) {
+    tool = "pg_restore";
+    spec.program = find_pg_program(tool, bin_dirs(config, env));
+    spec.args = {"--clean",       "--if-exists", "--single-transaction", "--exit-on-error",
+                 "--no-password", "--dbname=" + env.url.conninfo_without_password(), file.string()};
+  } else {
+    tool = "psql";
+    spec.program = find_pg_program(tool, bin_dirs(config, env));
+    spec.args = {"-X",
+                 "--no-password",
+                 "--quiet",
+                 "-v",
+                 "ON_ERROR_STOP=1",
+                 "--single-transaction",
+                 "--dbname=" + env.url.conninfo_without_password(),
+                 "--file=" + file.string()};
+  }
+  // psql echoes query results (set_config etc.); nobody needs them.
+  spec.stdout_file = "/dev/null";
+  spec.extra_env = child_env(env, "restore");
+  spec.timeout = timeout;
+  ensure_no_secret_in_argv(spec.args, env.url, tool);
+  spdlog::info("restoring {} into {} ({}) with {}", file.string(), env.name, env.url.redacted(),
+               spec.program.string());
+  auto r = run_process(spec);
+  if (!r.ok()) {
+    throw Failure(fmt::format("restore of {} into {} failed: {}\nThe restore ran in one transaction, so the "
+                              "database was left as it was before.",
+                              file.string(), env.name, tool_failure(spec.program.string(), r, env.url)));
+  }
+}
+
+}  // namespace mgr
