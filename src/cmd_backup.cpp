@@ -1,0 +1,329 @@
+// mgr backup / mgr backups / mgr restore.
+#include <fmt/format.h>
+#include <unistd.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "mgr/backup.hpp"
+#include "mgr/commands.hpp"
+#include "mgr/config.hpp"
+#include "mgr/error.hpp"
+#include "mgr/history.hpp"
+#include "mgr/output.hpp"
+#include "mgr/session.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace mgr {
+
+namespace {
+
+Config load(const GlobalOptions& global) {
+  return load_config(resolve_config_path(global.config_path, process_env_lookup()));
+}
+
+std::string application_name(const Environment& env) { return "mgr " + env.name; }
+
+// The newest successfully applied migration, as the history table says.
+std::optional<std::string> newest_applied(const std::vector<HistoryRow>& rows) {
+  for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
+    if (it->success) return it->migration_id;
+  }
+  return std::nullopt;
+}
+
+std::string human_size(std::uintmax_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024.0 && u < 4) {
+    v /= 1024.0;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+json manifest_json(const BackupManifest& m) {
+  return json{{"file", m.file},
+              {"environment", m.environment},
+              {"database", m.database},
+              {"server_version", m.server_version},
+              {"pg_dump_version", m.pg_dump_version},
+              {"created_at", m.created_at},
+              {"size", m.size},
+              {"sha256", m.sha256},
+              {"newest_migration", m.newest_migration ? json(*m.newest_migration) : json(nullptr)},
+              {"reason", m.reason},
+              {"url", m.url},
+              {"format", backup_format_name(m.format)},
+              {"mgr_version", m.mgr_version}};
+}
+
+json result_json(const BackupResult& r) {
+  json pruned = json::array();
+  for (const auto& p : r.pruned) pruned.push_back(p.string());
+  return json{{"file", r.file.string()},   {"name", r.file_name()}, {"manifest", r.manifest.string()},
+              {"size", r.size},            {"sha256", r.sha256},    {"newest_migration", r.details.newest_migration ? json(*r.details.newest_migration) : json(nullptr)},
+              {"pruned", pruned}};
+}
+
+// A path as given, else a bare file name looked up in the environment's
+// backup directory, then in the others' (what `mgr backups` and the history
+// table's `backup` column show is the file name).
+fs::path resolve_backup_file(const Config& config, const Environment& env, const std::string& given) {
+  fs::path p(given);
+  std::error_code ec;
+  if (fs::exists(p, ec)) return p;
+  std::vector<fs::path> looked{fs::absolute(p)};
+  if (!p.has_parent_path()) {
+    std::vector<std::string> names{env.name};
+    for (const auto& e : config.environments) {
+      if (e.name != env.name) names.push_back(e.name);
+    }
+    for (const auto& n : names) {
+      auto candidate = backup_dir_for(config, n) / p;
+      if (fs::exists(candidate, ec)) return candidate;
+      looked.push_back(candidate);
+    }
+  }
+  std::string list;
+  for (const auto& l : looked) list += "\n  - " + l.string();
+  throw UsageError(fmt::format("backup file {} not found; looked at:{}\nRun `mgr backups {}` to list backups.",
+                               given, list, env.name));
+}
+
+struct HistoryState {
+  std::size_t rows = 0;
+  std::optional<std::string> newest;
+  bool table_exists = false;
+};
+
+HistoryState history_state(HistoryStore& store) {
+  HistoryState s;
+  s.table_exists = store.exists();
+  auto rows = store.read_all();
+  s.rows = rows.size();
+  s.newest = newest_applied(rows);
+  return s;
+}
+
+// The audit row for a restore; best effort when the restore itself failed.
+void log_restore(Session& session, HistoryStore& store, const LogEntry& entry) {
+  if (!store.exists()) {
+    spdlog::warn("no history table {} after the restore; the restore is not recorded in the audit log",
+                 store.table().display());
+    return;
+  }
+  store.ensure();
+  pqxx::work tx(session.connection());
+  store.append_log(tx, entry);
+  tx.commit();
+}
+
+}  // namespace
+
+int run_backup(const GlobalOptions& global, const BackupOptions& opts) {
+  auto config = load(global);
+  const auto& env = config.get(opts.env);
+  Session session(env, application_name(env));
+  // Under the lock, so the newest migration in the manifest is what the dump holds.
+  MigrationLock lock(session, config.history_table, env.lock_wait);
+  HistoryStore store(session, config.history_table);
+  auto newest = newest_applied(store.read_all());
+  auto result = take_backup(config, env, session.identity(), newest, "manual");
+
+  if (global.json) {
+    auto j = result_json(result);
+    j["environment"] = env.name;
+    print_json(j);
+  } else {
+    print_line(fmt::format("Backup of {} written: {} ({})", env.name, result.file.string(), human_size(result.size)));
+    print_line(fmt::format("  manifest: {}", result.manifest.string()));
+    print_line(fmt::format("  sha256:   {}", result.sha256));
+    print_line(fmt::format("  newest migration: {}", newest.value_or("(none)")));
+    for (const auto& p : result.pruned) print_line(fmt::format("  removed by backup_keep: {}", p.string()));
+  }
+  return 0;
+}
+
+int run_backups(const GlobalOptions& global, const BackupsOptions& opts) {
+  auto config = load(global);
+  auto backups = list_backups(config, opts.env);
+
+  if (global.json) {
+    json arr = json::array();
+    for (const auto& b : backups) {
+      json j{{"file", b.file.string()},
+             {"name", b.file.filename().string()},
+             {"manifest_path", b.manifest_path.string()},
+             {"file_exists", b.file_exists},
+             {"actual_size", b.actual_size ? json(*b.actual_size) : json(nullptr)},
+             {"actual_sha256", b.actual_sha256.empty() ? json(nullptr) : json(b.actual_sha256)},
+             {"matches", b.matches},
+             {"problem", b.problem.empty() ? json(nullptr) : json(b.problem)}};
+      if (b.manifest) {
+        j["environment"] = b.manifest->environment;
+        j["created_at"] = b.manifest->created_at;
+        j["size"] = b.manifest->size;
+        j["newest_migration"] = b.manifest->newest_migration ? json(*b.manifest->newest_migration) : json(nullptr);
+        j["reason"] = b.manifest->reason;
+        j["format"] = backup_format_name(b.manifest->format);
+        j["manifest"] = manifest_json(*b.manifest);
+      } else {
+        j["manifest"] = nullptr;
+      }
+      arr.push_back(std::move(j));
+    }
+    print_json(json{{"backups", arr}});
+    return 0;
+  }
+
+  if (backups.empty()) {
+    print_line(opts.env ? fmt::format("No backups of {} in {}.", *opts.env, backup_dir_for(config, *opts.env).string())
+                        : fmt::format("No backups in {}.", config.backups_dir.string()));
+    return 0;
+  }
+  Style style(global.color);
+  TextTable table({"ENV", "CREATED (UTC)", "SIZE", "NEWEST MIGRATION", "CHECK", "FILE", "REASON"});
+  std::vector<std::string> problems;
+  for (const auto& b : backups) {
+    const auto* m = b.manifest ? &*b.manifest : nullptr;
+    table.add({m ? m->environment : "?", m ? m->created_at : "?", m ? human_size(m->size) : "?",
+               m && m->newest_migration ? *m->newest_migration : "-",
+               b.matches ? style.green("ok") : style.red("MISMATCH"), b.file.string(), m ? m->reason : ""});
+    if (!b.matches) problems.push_back(b.problem);
+  }
+  std::cout << table.render(style);
+  for (const auto& p : problems) print_line(style.red("! ") + p);
+  std::cout.flush();
+  return 0;
+}
+
+int run_restore(const GlobalOptions& global, const RestoreOptions& opts) {
+  auto config = load(global);
+  const auto& env = config.get(opts.env);
+  auto file = fs::absolute(resolve_backup_file(config, env, opts.file));
+
+  // 1. The file must be exactly what was backed up, and meant for this environment.
+  auto check = check_backup(file);
+  if (!check.manifest) {
+    throw Refused(fmt::format("refusing to restore {}: {}\nWithout its manifest the file cannot be checked; "
+                              "nothing was changed.",
+                              file.string(), check.problem));
+  }
+  if (!check.matches) {
+    throw Refused(fmt::format("refusing to restore {}: {}\nThe file is corrupt or was modified; nothing was "
+                              "changed. Pick another backup (`mgr backups {}`).",
+                              file.string(), check.problem, env.name));
+  }
+  const auto& manifest = *check.manifest;
+  if (manifest.environment != env.name && !opts.from_other_env) {
+    throw Refused(fmt::format("refusing to restore {} into {}: it is a backup of {}; pass --from-other-env to "
+                              "load another environment's backup on purpose. Nothing was changed.",
+                              file.string(), env.name, manifest.environment));
+  }
+
+  // 2. Every environment asks, whatever its `confirm` setting.
+  if (!opts.yes && ::isatty(STDIN_FILENO) == 0) {
+    throw Refused(fmt::format("restore of {} needs confirmation and there is no terminal to ask on; pass --yes "
+                              "to confirm. Nothing was changed.",
+                              env.name));
+  }
+  confirm_or_refuse(env.name,
+                    fmt::format("Restore {} ({}) from {}\n  taken {} from {}, newest migration {}, reason: {}\n"
+                                "This replaces the objects in the backup with their backed-up state.",
+                                env.name, env.url.redacted(), file.string(), manifest.created_at,
+                                manifest.environment, manifest.newest_migration.value_or("(none)"),
+                                manifest.reason),
+                    opts.yes);
+
+  // 3. Under the migration lock, so no apply runs in between.
+  Session session(env, application_name(env));
+  MigrationLock lock(session, config.history_table, env.lock_wait);
+  HistoryStore store(session, config.history_table);
+  auto before = history_state(store);
+
+  std::optional<BackupResult> safety;
+  if (!opts.no_safety_backup) {
+    safety = take_backup(config, env, session.identity(), before.newest,
+                         fmt::format("safety backup before restore of {}", file.filename().string()), {file});
+    spdlog::info("safety backup: {}", safety->file.string());
+  } else {
+    spdlog::warn("--no-safety-backup: the current state of {} is not backed up first", env.name);
+  }
+
+  LogEntry entry;
+  entry.action = "restore";
+  entry.os_user = os_user_at_host();
+  entry.mgr_version = MGR_VERSION;
+  entry.backup = file.filename().string();
+  std::string detail = fmt::format("restored from {} (taken {} from {}, newest migration {})", file.filename().string(),
+                                   manifest.created_at, manifest.environment, manifest.newest_migration.value_or("none"));
+  if (safety) detail += fmt::format("; safety backup {}", safety->file_name());
+
+  auto started = std::chrono::steady_clock::now();
+  try {
+    restore_backup(config, env, file, manifest.format, env.backup_timeout);
+  } catch (const Failure& e) {
+    entry.outcome = "failed";
+    entry.detail = detail;
+    entry.duration_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::steady_clock::now() - started).count());
+    try {
+      log_restore(session, store, entry);
+    } catch (const std::exception& log_error) {
+      spdlog::warn("could not record the failed restore in the audit log: {}", session.clean(log_error.what()));
+    }
+    throw Failure(std::string(e.what()) +
+                  (safety ? fmt::format("\nSafety backup of the state before: {}", safety->file.string()) : ""));
+  }
+  auto duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+
+  // 4. The migration state that came back with the dump.
+  auto after = history_state(store);
+  entry.outcome = "ok";
+  entry.migration_id = after.newest;
+  entry.detail = detail;
+  entry.duration_ms = static_cast<int>(duration.count());
+  log_restore(session, store, entry);
+
+  if (global.json) {
+    json j{{"environment", env.name},
+           {"restored_from", file.string()},
+           {"manifest", manifest_json(manifest)},
+           {"safety_backup", safety ? result_json(*safety) : json(nullptr)},
+           {"duration_ms", duration.count()},
+           {"history", json{{"table", config.history_table.display()},
+                            {"exists", after.table_exists},
+                            {"rows", after.rows},
+                            {"newest_migration", after.newest ? json(*after.newest) : json(nullptr)}}},
+           {"before", json{{"rows", before.rows},
+                           {"newest_migration", before.newest ? json(*before.newest) : json(nullptr)}}}};
+    print_json(j);
+  } else {
+    print_line(fmt::format("Restored {} from {} in {:.1f}s.", env.name, file.string(),
+                           static_cast<double>(duration.count()) / 1000.0));
+    if (safety) {
+      print_line(fmt::format("  safety backup of the state before: {} ({})", safety->file.string(),
+                             human_size(safety->size)));
+    }
+    print_line(fmt::format("  before: {} history rows, newest migration {}", before.rows,
+                           before.newest.value_or("(none)")));
+    if (after.table_exists) {
+      print_line(fmt::format("  now:    {} history rows, newest migration {}", after.rows,
+                             after.newest.value_or("(none)")));
+    } else {
+      print_line(fmt::format("  now:    no history table {} (the backup had none)", config.history_table.display()));
+    }
+    print_line(fmt::format("Check it with `mgr status {}`.", env.name));
+  }
+  return 0;
+}
+
+}  // namespace mgr
