@@ -1,0 +1,63 @@
+// Safety analysis of migration SQL: findings, the rule registry and
+// `-- mgr:allow` handling. Every decision comes from PostgreSQL's parse tree
+// (mgr/sql.hpp); no regex over SQL text. Pure: no database, no output.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "mgr/catalog.hpp"
+#include "mgr/text.hpp"
+
+namespace mgr {
+
+enum class Severity { error, warning };
+
+const char* to_string(Severity severity);
+
+struct LintFinding {
+  std::string rule;     // stable id, e.g. "drop-column"
+  Severity severity;
+  std::string message;  // one line
+  std::string advice;   // the safer way, one line
+  std::filesystem::path path;
+  LineCol pos;          // of the statement/node in the file
+  bool allowed = false; // allowed by `-- mgr:allow`
+  std::string allow_reason;
+};
+
+struct LintSettings {
+  int pg_version = 12;  // which statements rewrite a table depends on it
+  // Down migrations: only the rules that make a file fail to run
+  // (parse-error, transaction-control, concurrently-in-transaction);
+  // a rollback is destructive by design.
+  bool runtime_only = false;
+};
+
+struct LintResult {
+  std::vector<LintFinding> findings;
+  // An unallowed error finding.
+  bool has_blocking() const;
+  // Rules allowed in this file that were actually hit (for the history row), sorted.
+  std::vector<std::string> allowed_rules() const;
+};
+
+LintResult lint_migration(const MigrationFile& file, const LintSettings& settings);
+
+struct RuleInfo {
+  std::string id;
+  Severity severity;
+  std::string summary;
+  std::string advice;
+  std::string bad_example;
+  std::string good_example;
+};
+
+// Every rule, in documentation order.
+const std::vector<RuleInfo>& lint_rules();
+
+// nullptr for an unknown id.
+const RuleInfo* find_lint_rule(const std::string& id);
+
+}  // namespace mgr

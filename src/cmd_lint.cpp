@@ -1,0 +1,247 @@
+// `mgr lint [PATH...]`: runs the analysis on files or on the catalog and
+// renders the findings as text, JSON or SARIF 2.1.0 on stdout.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "mgr/catalog.hpp"
+#include "mgr/commands.hpp"
+#include "mgr/config.hpp"
+#include "mgr/error.hpp"
+#include "mgr/lint.hpp"
+#include "mgr/output.hpp"
+
+namespace mgr {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct LintedFile {
+  fs::path path;
+  LintResult result;
+};
+
+std::string display_path(const fs::path& p) {
+  std::error_code ec;
+  auto rel = fs::proximate(p, fs::current_path(ec), ec);
+  return (ec || rel.empty() ? p : rel).generic_string();
+}
+
+std::string read_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw Failure("cannot read " + p.string());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool is_down_file(const fs::path& p) {
+  std::string name = p.filename().string();
+  return name.size() > 9 && name.ends_with(".down.sql");
+}
+
+MigrationFile load_path(const fs::path& p) {
+  std::error_code ec;
+  if (!fs::is_regular_file(p, ec)) throw UsageError(fmt::format("{}: no such file", p.string()));
+  std::string raw = read_bytes(p);
+  std::size_t bad = 0;
+  if (!is_valid_utf8(raw, &bad)) {
+    throw ConfigError(fmt::format("{}:{}:{}: invalid UTF-8", p.string(), line_col_at(raw, bad).line,
+                                  line_col_at(raw, bad).col));
+  }
+  MigrationFile f;
+  f.path = p;
+  f.sql = normalize_sql_text(raw);
+  f.checksum = sha256_hex(f.sql);
+  std::vector<CatalogProblem> problems;
+  f.directives = parse_directives(f.sql, p, &problems);
+  if (!problems.empty()) {
+    std::vector<std::string> lines;
+    for (const auto& pr : problems) lines.push_back(pr.format());
+    throw ConfigError(join(lines, "\n"));
+  }
+  return f;
+}
+
+// With PATHs the config is optional: only lint_pg_version comes from it.
+int pg_version_for_paths(const GlobalOptions& global) {
+  auto env = process_env_lookup();
+  auto path = resolve_config_path(global.config_path, env);
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    if (global.config_path) throw UsageError(fmt::format("{}: config file not found", path.string()));
+    return LintSettings{}.pg_version;
+  }
+  try {
+    return load_config(path, env).lint_pg_version;
+  } catch (const ConfigError& e) {
+    spdlog::warn("ignoring the config for lint_pg_version: {}", e.what());
+    return LintSettings{}.pg_version;
+  }
+}
+
+std::vector<LintedFile> lint_all(const GlobalOptions& global, const LintOptions& options) {
+  std::vector<LintedFile> out;
+  if (!options.paths.empty()) {
+    LintSettings settings;
+    settings.pg_version = pg_version_for_paths(global);
+    std::vector<MigrationFile> files;
+    for (const auto& p : options.paths) files.push_back(load_path(p));  // all usage errors before output
+    for (const auto& f : files) {
+      LintSettings s = settings;
+      s.runtime_only = is_down_file(f.path);
+      out.push_back({f.path, lint_migration(f, s)});
+    }
+    return out;
+  }
+  auto env = process_env_lookup();
+  Config config = load_config(resolve_config_path(global.config_path, env), env);
+  Catalog catalog = load_catalog(config.migrations_dir);
+  LintSettings up;
+  up.pg_version = config.lint_pg_version;
+  LintSettings down = up;
+  down.runtime_only = true;
+  for (const auto& m : catalog.migrations) {
+    out.push_back({m.up.path, lint_migration(m.up, up)});
+    if (m.down) out.push_back({m.down->path, lint_migration(*m.down, down)});
+  }
+  return out;
+}
+
+struct Counts {
+  int errors = 0;
+  int warnings = 0;
+  int allowed = 0;
+};
+
+Counts count(const std::vector<LintedFile>& files) {
+  Counts c;
+  for (const auto& f : files) {
+    for (const auto& x : f.result.findings) {
+      if (x.allowed) ++c.allowed;
+      else if (x.severity == Severity::error) ++c.errors;
+      else ++c.warnings;
+    }
+  }
+  return c;
+}
+
+std::string plural(int n, const char* word) { return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s"); }
+
+void render_text(const std::vector<LintedFile>& files, const LintOptions& options, const Style& style) {
+  for (const auto& f : files) {
+    for (const auto& x : f.result.findings) {
+      std::string where = fmt::format("{}:{}:{}:", display_path(x.path), x.pos.line, x.pos.col);
+      if (x.allowed) {
+        print_line(fmt::format("{} {} [{}] {} (reason: {})", where, style.dim("allowed"), x.rule, x.message,
+                               x.allow_reason));
+      } else {
+        std::string sev = x.severity == Severity::error ? style.red("error") : style.yellow("warning");
+        print_line(fmt::format("{} {} [{}] {}", where, sev, x.rule, x.message));
+      }
+      if (options.explain && !x.advice.empty()) print_line("    safer: " + x.advice);
+    }
+  }
+  Counts c = count(files);
+  print_line(fmt::format("{} checked: {}, {}, {} allowed", plural(static_cast<int>(files.size()), "file"),
+                         plural(c.errors, "error"), plural(c.warnings, "warning"), c.allowed));
+}
+
+nlohmann::json render_json(const std::vector<LintedFile>& files, bool ok) {
+  nlohmann::json findings = nlohmann::json::array();
+  for (const auto& f : files) {
+    for (const auto& x : f.result.findings) {
+      findings.push_back({{"rule", x.rule},
+                          {"severity", to_string(x.severity)},
+                          {"message", x.message},
+                          {"advice", x.advice},
+                          {"file", display_path(x.path)},
+                          {"line", x.pos.line},
+                          {"column", x.pos.col},
+                          {"allowed", x.allowed},
+                          {"reason", x.allowed ? nlohmann::json(x.allow_reason) : nlohmann::json(nullptr)}});
+    }
+  }
+  return {{"ok", ok}, {"findings", findings}, {"files", files.size()}};
+}
+
+// SARIF wants a URI reference: relative paths with `/`, reserved bytes escaped.
+std::string uri_of(const fs::path& p) {
+  std::string in = display_path(p);
+  std::string out;
+  for (unsigned char c : in) {
+    if (std::isalnum(c) != 0 || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+nlohmann::json render_sarif(const std::vector<LintedFile>& files) {
+  nlohmann::json rules = nlohmann::json::array();
+  std::map<std::string, int> rule_index;
+  for (const auto& r : lint_rules()) {
+    rule_index[r.id] = static_cast<int>(rules.size());
+    rules.push_back({{"id", r.id},
+                     {"shortDescription", {{"text", r.summary}}},
+                     {"help", {{"text", r.advice}}},
+                     {"defaultConfiguration", {{"level", r.severity == Severity::error ? "error" : "warning"}}}});
+  }
+  nlohmann::json results = nlohmann::json::array();
+  for (const auto& f : files) {
+    for (const auto& x : f.result.findings) {
+      nlohmann::json result = {
+          {"ruleId", x.rule},
+          {"level", x.severity == Severity::error ? "error" : "warning"},
+          {"message", {{"text", x.message + ". Safer: " + x.advice}}},
+          {"locations",
+           {{{"physicalLocation",
+              {{"artifactLocation", {{"uri", uri_of(x.path)}}},
+               {"region", {{"startLine", x.pos.line}, {"startColumn", x.pos.col}}}}}}}}};
+      if (auto it = rule_index.find(x.rule); it != rule_index.end()) result["ruleIndex"] = it->second;
+      if (x.allowed) {
+        result["suppressions"] = {{{"kind", "inSource"}, {"justification", x.allow_reason}}};
+      }
+      results.push_back(std::move(result));
+    }
+  }
+  return {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
+          {"version", "2.1.0"},
+          {"runs",
+           {{{"tool",
+              {{"driver",
+                {{"name", "mgr"},
+                 {"version", MGR_VERSION},
+                 {"rules", rules}}}}},
+             {"results", results}}}}};
+}
+
+}  // namespace
+
+int run_lint(const GlobalOptions& global, const LintOptions& options) {
+  auto files = lint_all(global, options);
+  bool ok = std::none_of(files.begin(), files.end(), [](const LintedFile& f) { return f.result.has_blocking(); });
+  LintFormat format = options.format;
+  if (global.json && format == LintFormat::text) format = LintFormat::json;
+  switch (format) {
+    case LintFormat::json:
+      print_json(render_json(files, ok));
+      break;
+    case LintFormat::sarif:
+      print_json(render_sarif(files));
+      break;
+    case LintFormat::text:
+      render_text(files, options, Style(global.color));
+      break;
+  }
+  return static_cast<int>(ok ? ExitCode::ok : ExitCode::refused);
+}
+
+}  // namespace mgr
