@@ -18,8 +18,7 @@ namespace mgr {
 namespace {
 
 void setup_logging(int verbosity, bool color) {
-  auto logger = spdlog::stderr_color_st("mgr");
-  if (!color) logger->set_color_mode(spdlog::color_mode::never);
+  auto logger = spdlog::stderr_color_st("mgr", color ? spdlog::color_mode::automatic : spdlog::color_mode::never);
   logger->set_pattern("mgr: %^%l%$: %v");
   switch (verbosity) {
     case -1: logger->set_level(spdlog::level::err); break;

@@ -41,8 +41,12 @@ class HistoryStore {
 
   // SQL text of the INSERT for `row`, literals quoted by the connection; lets
   // the apply path send migration + history row in one round trip.
-  std::string insert_sql(const HistoryRow& row);
-  std::string log_sql(const LogEntry& entry);
+  // applied_by is written as `current_user (row.applied_by)`, row.applied_by
+  // being the OS user@host. With `duration_from_server`, execution_ms is
+  // measured by the server: clock_timestamp() - statement_timestamp(), i.e.
+  // since the query string holding the migration arrived.
+  std::string insert_sql(const HistoryRow& row, bool duration_from_server = false);
+  std::string log_sql(const LogEntry& entry, bool duration_from_server = false);
 
  private:
   Session& m_session;

@@ -12,6 +12,8 @@
 
 #include "mgr/config.hpp"
 
+struct pg_conn;
+
 namespace mgr {
 
 // What identifies a database independently of how its URL is spelled.
@@ -36,6 +38,11 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   pqxx::connection& connection() { return *m_conn; }
+
+  // The libpq handle under the pqxx connection, for the migration runner:
+  // libpqxx 6.4 reports errors without their position, detail and hint, which
+  // a migration error must show. Use it only while no pqxx transaction is open.
+  pg_conn* raw();
   const Environment& environment() const { return *m_env; }
 
   // Queried once, then cached.
@@ -48,6 +55,7 @@ class Session {
   const Environment* m_env;
   std::unique_ptr<pqxx::connection> m_conn;
   std::optional<ServerIdentity> m_identity;
+  pg_conn* m_raw = nullptr;
 };
 
 // Session-level advisory lock that serialises mgr runs on one database. The

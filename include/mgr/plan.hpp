@@ -1,0 +1,66 @@
+// The promotion policy: pure functions of the catalog and history rows.
+//
+// Decides what `apply` would run and every reason to refuse, and what each
+// environment could take next. No I/O, so every rule is unit-tested without
+// a database.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mgr/catalog.hpp"
+#include "mgr/history_row.hpp"
+
+namespace mgr {
+
+// One reason to refuse. Codes are stable (docs/cli.md); scripts match on them.
+struct Problem {
+  std::string code;  // checksum-mismatch, missing-file, failed-migration, out-of-order, environment-mismatch,
+                     // not-in-source, source-checksum-differs, source-failed, source-unreachable, lint
+  std::string migration_id;  // empty when not about one migration
+  std::string message;
+};
+
+// History of the environment a target promotes from.
+struct SourceHistory {
+  std::string env;
+  const std::vector<HistoryRow>* rows = nullptr;  // nullptr: unreachable
+  std::string error;                              // why unreachable
+};
+
+struct PlanInput {
+  const Catalog* catalog = nullptr;
+  std::string env;
+  const std::vector<HistoryRow>* applied = nullptr;  // the target's history, any order
+  std::optional<SourceHistory> source;               // set when the env has promote_from
+  std::optional<std::string> to;                     // apply up to and including this id
+  bool allow_out_of_order = false;
+};
+
+struct Plan {
+  std::vector<const Migration*> to_apply;  // in id order, bounded by `to`
+  std::vector<Problem> problems;           // non-empty: refuse
+  std::string newest_applied;              // id of the newest successful row, "" when none
+};
+
+// Problems that exist whatever is pending: identity, checksums, missing files, failed rows.
+std::vector<Problem> check_history(const Catalog& catalog, const std::string& env,
+                                   const std::vector<HistoryRow>& applied);
+
+// The pending migrations (in the catalog, not recorded) in id order, bounded by `to`.
+std::vector<const Migration*> pending_migrations(const Catalog& catalog, const std::vector<HistoryRow>& applied,
+                                                 const std::optional<std::string>& to = std::nullopt);
+
+// The promotion gate for `candidates`: each must be recorded in the source
+// with success and the same checksum.
+std::vector<Problem> check_gate(const std::vector<const Migration*>& candidates, const SourceHistory& source);
+
+// Pending migrations the gate would accept now, in order, stopping at the
+// first one it would refuse (apply goes in order).
+std::vector<const Migration*> promotable(const Catalog& catalog, const std::vector<HistoryRow>& applied,
+                                         const std::vector<HistoryRow>& source_rows);
+
+Plan make_plan(const PlanInput& in);
+
+}  // namespace mgr

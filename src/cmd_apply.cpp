@@ -1,0 +1,282 @@
+// mgr apply <env>: verify everything, then apply pending migrations in order.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "mgr/backup.hpp"
+#include "mgr/catalog.hpp"
+#include "mgr/commands.hpp"
+#include "mgr/config.hpp"
+#include "mgr/history.hpp"
+#include "mgr/lint.hpp"
+#include "mgr/output.hpp"
+#include "mgr/plan.hpp"
+#include "mgr/runner.hpp"
+#include "mgr/session.hpp"
+#include "mgr/text.hpp"
+
+namespace mgr {
+
+namespace {
+
+using json = nlohmann::json;
+
+json problems_json(const std::vector<Problem>& problems) {
+  json a = json::array();
+  for (const auto& p : problems) {
+    a.push_back({{"code", p.code}, {"migration_id", p.migration_id}, {"message", p.message}});
+  }
+  return a;
+}
+
+std::string problems_text(const std::string& head, const std::vector<Problem>& problems) {
+  std::string msg = head;
+  for (const auto& p : problems) msg += "\n  - [" + p.code + "] " + p.message;
+  return msg;
+}
+
+// Lint the migrations about to run, per the environment's policy.
+std::vector<Problem> lint_policy(const Config& config, const Environment& env, const std::vector<const Migration*>& plan,
+                                 std::map<std::string, std::string>& allowed_by_id) {
+  std::vector<Problem> problems;
+  if (env.lint == LintPolicy::off) return problems;
+  LintSettings settings;
+  settings.pg_version = config.lint_pg_version;
+  for (const auto* m : plan) {
+    auto result = lint_migration(m->up, settings);
+    allowed_by_id[m->id] = join(result.allowed_rules(), ",");
+    for (const auto& f : result.findings) {
+      if (f.allowed) continue;
+      auto where = f.path.string() + ":" + std::to_string(f.pos.line) + ":" + std::to_string(f.pos.col);
+      bool is_error = f.severity == Severity::error;
+      if (is_error && env.lint == LintPolicy::block) {
+        problems.push_back({"lint", m->id,
+                            where + ": [" + f.rule + "] " + f.message + " (if intended: -- mgr:allow " + f.rule +
+                                " reason: <why>)"});
+      } else {
+        spdlog::warn("{}: {} [{}] {}", where, is_error ? "error" : "warning", f.rule, f.message);
+      }
+    }
+  }
+  return problems;
+}
+
+}  // namespace
+
+int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
+  auto config = load_config(resolve_config_path(global.config_path, process_env_lookup()));
+  const auto& env = config.get(opts.env);
+  auto catalog = load_catalog(config.migrations_dir);
+  if (opts.to && catalog.find(*opts.to) == nullptr) {
+    throw UsageError("--to " + *opts.to + ": no migration with that id in " + config.migrations_dir.string());
+  }
+  Style style(global.color);
+
+  Session session(env, "mgr " + env.name);
+  std::optional<MigrationLock> lock;
+  if (!opts.dry_run) lock.emplace(session, config.history_table, opts.lock_wait.value_or(env.lock_wait));
+  HistoryStore history(session, config.history_table);
+  auto applied = history.read_all();  // after the lock: a concurrent apply has finished by now
+
+  PlanInput in;
+  in.catalog = &catalog;
+  in.env = env.name;
+  in.applied = &applied;
+  in.to = opts.to;
+  in.allow_out_of_order = opts.allow_out_of_order;
+
+  // The source is read only when something is pending: the no-op path stays one connection.
+  std::vector<HistoryRow> source_rows;
+  std::unique_ptr<Session> source_session;
+  if (env.promote_from && !pending_migrations(catalog, applied, opts.to).empty()) {
+    const auto& source_env = config.get(*env.promote_from);
+    SourceHistory source{source_env.name, nullptr, ""};
+    try {
+      source_session = std::make_unique<Session>(source_env, "mgr " + env.name + " (gate)");
+      HistoryStore source_history(*source_session, config.history_table);
+      source_rows = source_history.read_all();
+      source.rows = &source_rows;
+    } catch (const Error& e) {
+      source.error = e.what();
+    }
+    in.source = source;
+  }
+  auto plan = make_plan(in);
+  source_session.reset();
+
+  std::map<std::string, std::string> allowed_by_id;
+  auto lint_problems = lint_policy(config, env, plan.to_apply, allowed_by_id);
+  plan.problems.insert(plan.problems.end(), lint_problems.begin(), lint_problems.end());
+
+  json out{{"environment", env.name}, {"url", env.url.redacted()}, {"dry_run", opts.dry_run}};
+  json plan_json = json::array();
+  for (const auto* m : plan.to_apply) {
+    plan_json.push_back({{"id", m->id}, {"name", m->name}, {"file", m->up.path.string()},
+                         {"no_transaction", m->up.directives.no_transaction}});
+  }
+  out["plan"] = plan_json;
+  out["problems"] = problems_json(plan.problems);
+
+  if (!plan.problems.empty()) {
+    auto head = std::string(opts.dry_run ? "dry run: apply to " : "apply to ") + env.name + " would be refused (" +
+                std::to_string(plan.problems.size()) + " problem" + (plan.problems.size() == 1 ? "" : "s") +
+                "); nothing was changed:";
+    if (!opts.dry_run) head = "apply to " + env.name + " refused; nothing was changed:";
+    if (global.json) {
+      out["ok"] = false;
+      out["applied"] = json::array();
+      print_json(out);
+    }
+    throw Refused(problems_text(head, plan.problems));
+  }
+
+  if (plan.to_apply.empty()) {
+    out["ok"] = true;
+    out["applied"] = json::array();
+    if (global.json) {
+      print_json(out);
+    } else {
+      print_line(env.name + ": nothing to apply (newest applied: " +
+                 (plan.newest_applied.empty() ? std::string("none") : plan.newest_applied) + ")");
+    }
+    return 0;
+  }
+
+  if (opts.dry_run) {
+    out["ok"] = true;
+    out["applied"] = json::array();
+    if (global.json) {
+      print_json(out);
+    } else {
+      print_line("dry run: " + std::to_string(plan.to_apply.size()) + " migration(s) would be applied to " + env.name +
+                 " (" + env.url.redacted() + "), in this order:");
+      for (const auto* m : plan.to_apply) {
+        print_line("  " + m->label() + (m->up.directives.no_transaction ? "  (no-transaction)" : ""));
+      }
+      if (env.promote_from) print_line("promotion gate: every one is applied in " + *env.promote_from + " with the same checksum");
+      print_line("nothing was changed");
+    }
+    return 0;
+  }
+
+  if (env.confirm) {
+    confirm_or_refuse(env.name,
+                      "About to apply " + std::to_string(plan.to_apply.size()) + " migration(s) to " + env.name + " (" +
+                          env.url.redacted() + ").",
+                      opts.yes);
+  }
+
+  // Backup first, then the history table: if the backup fails, the database is untouched.
+  std::optional<std::string> backup_file;
+  if (env.backup == BackupPolicy::required) {
+    std::vector<std::string> ids;
+    for (const auto* m : plan.to_apply) {
+      if (ids.size() == 10) {
+        ids.push_back("... (" + std::to_string(plan.to_apply.size()) + " in all)");
+        break;
+      }
+      ids.push_back(m->id);
+    }
+    auto backup = take_backup(config, env, session.identity(),
+                              plan.newest_applied.empty() ? std::nullopt : std::optional<std::string>(plan.newest_applied),
+                              "before apply of " + join(ids, ", "));
+    backup_file = backup.file_name();
+    if (!global.json) {
+      print_line("backup: " + backup.file.string() + " (" + std::to_string(backup.size) + " bytes, verified)");
+    }
+  }
+  history.ensure();
+
+  MigrationRunner runner(session, env);
+  const auto os_user = os_user_at_host();
+  json applied_json = json::array();
+  int total_ms = 0;
+  if (!global.json) print_line("applying " + std::to_string(plan.to_apply.size()) + " migration(s) to " + env.name + " (" + env.url.redacted() + ")");
+  for (const auto* m : plan.to_apply) {
+    HistoryRow row;
+    row.migration_id = m->id;
+    row.name = m->name;
+    row.checksum = m->up.checksum;
+    row.environment = env.name;
+    row.applied_by = os_user;
+    row.mgr_version = MGR_VERSION;
+    row.kind = "apply";
+    if (m->down) row.down_checksum = m->down->checksum;
+    row.backup = backup_file;
+    row.allowed_rules = allowed_by_id[m->id];
+    LogEntry log;
+    log.action = "apply";
+    log.migration_id = m->id;
+    log.os_user = os_user;
+    log.mgr_version = MGR_VERSION;
+    log.outcome = "ok";
+    log.backup = backup_file;
+    log.detail = m->label();
+
+    Bookkeeping books;
+    books.on_success = {history.insert_sql(row, true), history.log_sql(log, true)};
+    bool no_tx = m->up.directives.no_transaction;
+    if (no_tx) {
+      HistoryRow failed = row;
+      failed.success = false;
+      LogEntry failed_log = log;
+      failed_log.outcome = "failed";
+      books.on_failure = {history.insert_sql(failed, true), history.log_sql(failed_log)};
+    }
+    auto outcome = no_tx ? runner.run_statements(m->up, books) : runner.run_in_transaction(m->up, books);
+    total_ms += outcome.duration_ms;
+    if (!outcome.ok) {
+      if (!no_tx) {
+        // The migration left nothing behind; the audit log still says it was tried.
+        LogEntry failed_log = log;
+        failed_log.outcome = "failed";
+        failed_log.duration_ms = outcome.duration_ms;
+        failed_log.detail = m->label() + ": " + outcome.error->sqlstate + " " + outcome.error->message;
+        try {
+          runner.exec(history.log_sql(failed_log));
+        } catch (const Error& e) {
+          spdlog::warn("could not write the audit log: {}", e.what());
+        }
+      }
+      applied_json.push_back({{"id", m->id}, {"name", m->name}, {"outcome", "failed"}, {"duration_ms", outcome.duration_ms}});
+      const auto& err = *outcome.error;
+      std::string msg = err.format();
+      msg += no_tx ? "\n" + m->label() + " ran without a transaction and is recorded as failed: statements before the "
+                     "failing one stayed applied. Fix or undo them, then `mgr repair " + env.name + "`."
+                   : "\n" + m->label() + " was rolled back; the migrations before it stay applied, none after it ran.";
+      if (global.json) {
+        out["ok"] = false;
+        out["applied"] = applied_json;
+        out["backup"] = backup_file ? json(*backup_file) : json(nullptr);
+        out["error"] = {{"file", err.file.string()},
+                        {"line", err.pos ? json(err.pos->line) : json(nullptr)},
+                        {"column", err.pos ? json(err.pos->col) : json(nullptr)},
+                        {"sqlstate", err.sqlstate},
+                        {"message", err.message},
+                        {"detail", err.detail},
+                        {"hint", err.hint}};
+        print_json(out);
+      } else {
+        print_line("  " + style.red("FAILED") + " " + m->label() + "  (" + std::to_string(outcome.duration_ms) + " ms)");
+      }
+      throw Failure(msg);
+    }
+    applied_json.push_back({{"id", m->id}, {"name", m->name}, {"outcome", "applied"}, {"duration_ms", outcome.duration_ms}});
+    if (!global.json) {
+      print_line("  " + style.green("applied") + " " + m->label() + "  (" + std::to_string(outcome.duration_ms) + " ms)");
+    }
+  }
+  out["ok"] = true;
+  out["applied"] = applied_json;
+  out["backup"] = backup_file ? json(*backup_file) : json(nullptr);
+  out["duration_ms"] = total_ms;
+  if (global.json) {
+    print_json(out);
+  } else {
+    print_line(env.name + ": applied " + std::to_string(plan.to_apply.size()) + " migration(s) in " +
+               std::to_string(total_ms) + " ms; newest is now " + plan.to_apply.back()->id);
+  }
+  return 0;
+}
+
+}  // namespace mgr

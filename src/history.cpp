@@ -1,0 +1,227 @@
+#include "mgr/history.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "mgr/catalog.hpp"
+#include "mgr/error.hpp"
+#include "mgr/session.hpp"
+
+namespace mgr {
+
+namespace {
+
+constexpr const char* k_row_columns =
+    "migration_id, name, checksum, environment, "
+    "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+    "coalesce(applied_by, ''), execution_ms, success, coalesce(mgr_version, ''), kind, down_checksum, backup, "
+    "allowed_rules";
+
+std::optional<std::string> opt_text(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return std::string(f.c_str());
+}
+
+void sort_rows(std::vector<HistoryRow>& rows) {
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const HistoryRow& a, const HistoryRow& b) { return compare_ids(a.migration_id, b.migration_id) < 0; });
+}
+
+}  // namespace
+
+HistoryStore::HistoryStore(Session& session, QualifiedName table) : m_session(session), m_table(std::move(table)) {}
+
+QualifiedName HistoryStore::log_table() const { return QualifiedName{m_table.schema, m_table.table + "_log"}; }
+
+bool HistoryStore::exists() {
+  pqxx::nontransaction tx(m_session.connection());
+  return !tx.exec_params1("SELECT to_regclass($1)", m_table.quoted())[0].is_null();
+}
+
+void HistoryStore::ensure() {
+  const auto t = m_table.quoted();
+  const auto log = log_table().quoted();
+  std::string sql;
+  if (!m_table.schema.empty()) sql += "CREATE SCHEMA IF NOT EXISTS \"" + m_table.schema + "\";\n";
+  sql +=
+      "CREATE TABLE IF NOT EXISTS " + t + " (\n"
+      "  id serial PRIMARY KEY,\n"
+      "  migration_id varchar(255) UNIQUE NOT NULL,\n"
+      "  name varchar(255) NOT NULL,\n"
+      "  checksum varchar(64) NOT NULL,\n"
+      "  environment varchar(50) NOT NULL,\n"
+      "  applied_at timestamptz NOT NULL DEFAULT now(),\n"
+      "  applied_by text,\n"
+      "  execution_ms integer,\n"
+      "  success boolean NOT NULL,\n"
+      "  mgr_version text\n"
+      ");\n"
+      // Columns added after the first release: ADD ... IF NOT EXISTS upgrades older tables in place.
+      "ALTER TABLE " + t + "\n"
+      "  ADD COLUMN IF NOT EXISTS kind varchar(16) NOT NULL DEFAULT 'apply',\n"
+      "  ADD COLUMN IF NOT EXISTS down_checksum varchar(64),\n"
+      "  ADD COLUMN IF NOT EXISTS backup text,\n"
+      "  ADD COLUMN IF NOT EXISTS allowed_rules text NOT NULL DEFAULT '';\n"
+      "CREATE TABLE IF NOT EXISTS " + log + " (\n"
+      "  id bigserial PRIMARY KEY,\n"
+      "  at timestamptz NOT NULL DEFAULT now(),\n"
+      "  action varchar(32) NOT NULL,\n"
+      "  migration_id varchar(255),\n"
+      "  os_user text NOT NULL,\n"
+      "  db_user text NOT NULL DEFAULT current_user,\n"
+      "  mgr_version text NOT NULL,\n"
+      "  outcome varchar(16) NOT NULL,\n"
+      "  duration_ms integer,\n"
+      "  backup text,\n"
+      "  detail text NOT NULL DEFAULT ''\n"
+      ");\n";
+  try {
+    pqxx::work tx(m_session.connection());
+    // The catalog check avoids taking locks (and NOTICEs) when all exists.
+    auto has = tx.exec_params1(
+        "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND "
+        "EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'allowed_rules' AND NOT attisdropped)",
+        t, log)[0].as<bool>();
+    if (!has) tx.exec(sql);
+    tx.commit();
+  } catch (const pqxx::sql_error& e) {
+    throw Failure(m_session.environment().name + ": cannot create history table " + m_table.display() + ": " +
+                  m_session.clean(e.what()));
+  }
+}
+
+std::vector<HistoryRow> HistoryStore::read_all() {
+  std::vector<HistoryRow> rows;
+  try {
+    pqxx::nontransaction tx(m_session.connection());
+    if (tx.exec_params1("SELECT to_regclass($1)", m_table.quoted())[0].is_null()) return rows;
+    // Older history tables (or another tool's) may lack newer columns: read
+    // every row as JSON then, so status and dry runs still work read-only.
+    bool complete = tx.exec_params1(
+        "SELECT count(*) = 4 FROM pg_attribute WHERE attrelid = to_regclass($1) AND NOT attisdropped "
+        "AND attname IN ('kind', 'down_checksum', 'backup', 'allowed_rules')",
+        m_table.quoted())[0].as<bool>();
+    if (complete) {
+      auto r = tx.exec(std::string("SELECT ") + k_row_columns + " FROM " + m_table.quoted());
+      rows.reserve(r.size());
+      for (const auto& row : r) {
+        HistoryRow h;
+        h.migration_id = row[0].c_str();
+        h.name = row[1].c_str();
+        h.checksum = row[2].c_str();
+        h.environment = row[3].c_str();
+        h.applied_at = row[4].c_str();
+        h.applied_by = row[5].c_str();
+        if (!row[6].is_null()) h.execution_ms = row[6].as<int>();
+        h.success = row[7].as<bool>();
+        h.mgr_version = row[8].c_str();
+        h.kind = row[9].c_str();
+        h.down_checksum = opt_text(row[10]);
+        h.backup = opt_text(row[11]);
+        h.allowed_rules = row[12].c_str();
+        rows.push_back(std::move(h));
+      }
+    } else {
+      auto r = tx.exec("SELECT to_jsonb(h)::text FROM " + m_table.quoted() + " h");
+      for (const auto& row : r) {
+        auto j = nlohmann::json::parse(row[0].c_str());
+        auto text = [&](const char* k) {
+          return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string();
+        };
+        HistoryRow h;
+        h.migration_id = j.contains("migration_id") && j["migration_id"].is_number() ? j["migration_id"].dump() : text("migration_id");
+        h.name = text("name");
+        h.checksum = text("checksum");
+        h.environment = text("environment");
+        h.applied_at = text("applied_at");
+        h.applied_by = text("applied_by");
+        if (j.contains("execution_ms") && j["execution_ms"].is_number()) h.execution_ms = j["execution_ms"].get<int>();
+        h.success = !j.contains("success") || !j["success"].is_boolean() || j["success"].get<bool>();
+        h.mgr_version = text("mgr_version");
+        rows.push_back(std::move(h));
+      }
+    }
+  } catch (const pqxx::sql_error& e) {
+    throw Failure(m_session.environment().name + ": cannot read history table " + m_table.display() + ": " +
+                  m_session.clean(e.what()));
+  }
+  sort_rows(rows);
+  return rows;
+}
+
+namespace {
+constexpr const char* k_server_duration =
+    "(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::integer";
+}
+
+std::string HistoryStore::insert_sql(const HistoryRow& row, bool duration_from_server) {
+  auto& c = m_session.connection();
+  auto opt = [&](const std::optional<std::string>& v) { return v ? c.quote(*v) : std::string("NULL"); };
+  return "INSERT INTO " + m_table.quoted() +
+         " (migration_id, name, checksum, environment, applied_by, execution_ms, success, mgr_version, kind, "
+         "down_checksum, backup, allowed_rules) VALUES (" +
+         c.quote(row.migration_id) + ", " + c.quote(row.name) + ", " + c.quote(row.checksum) + ", " +
+         c.quote(row.environment) + ", current_user || ' (' || " + c.quote(row.applied_by) + " || ')', " +
+         (duration_from_server ? std::string(k_server_duration)
+                               : row.execution_ms ? std::to_string(*row.execution_ms) : std::string("NULL")) + ", " +
+         (row.success ? "true" : "false") + ", " + c.quote(row.mgr_version) + ", " + c.quote(row.kind) + ", " +
+         opt(row.down_checksum) + ", " + opt(row.backup) + ", " + c.quote(row.allowed_rules) + ")";
+}
+
+std::string HistoryStore::log_sql(const LogEntry& e, bool duration_from_server) {
+  auto& c = m_session.connection();
+  auto opt = [&](const std::optional<std::string>& v) { return v ? c.quote(*v) : std::string("NULL"); };
+  return "INSERT INTO " + log_table().quoted() +
+         " (action, migration_id, os_user, mgr_version, outcome, duration_ms, backup, detail) VALUES (" +
+         c.quote(e.action) + ", " + opt(e.migration_id) + ", " + c.quote(e.os_user) + ", " + c.quote(e.mgr_version) +
+         ", " + c.quote(e.outcome) + ", " +
+         (duration_from_server ? std::string(k_server_duration)
+                               : e.duration_ms ? std::to_string(*e.duration_ms) : std::string("NULL")) +
+         ", " + opt(e.backup) + ", " + c.quote(e.detail) + ")";
+}
+
+void HistoryStore::insert(pqxx::transaction_base& tx, const HistoryRow& row) { tx.exec(insert_sql(row)); }
+
+void HistoryStore::remove(pqxx::transaction_base& tx, const std::string& migration_id) {
+  tx.exec_params("DELETE FROM " + m_table.quoted() + " WHERE migration_id = $1", migration_id);
+}
+
+void HistoryStore::update_checksum(pqxx::transaction_base& tx, const std::string& migration_id,
+                                   const std::string& checksum, const std::optional<std::string>& down_checksum) {
+  tx.exec_params("UPDATE " + m_table.quoted() + " SET checksum = $2, down_checksum = $3 WHERE migration_id = $1",
+                 migration_id, checksum, down_checksum);
+}
+
+void HistoryStore::append_log(pqxx::transaction_base& tx, const LogEntry& entry) { tx.exec(log_sql(entry)); }
+
+std::vector<LogEntry> HistoryStore::read_log(int limit) {
+  std::vector<LogEntry> out;
+  try {
+    pqxx::nontransaction tx(m_session.connection());
+    if (tx.exec_params1("SELECT to_regclass($1)", log_table().quoted())[0].is_null()) return out;
+    auto r = tx.exec_params(
+        "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), action, migration_id, os_user, "
+        "db_user, mgr_version, outcome, duration_ms, backup, detail FROM " +
+            log_table().quoted() + " ORDER BY id DESC LIMIT $1",
+        limit);
+    for (const auto& row : r) {
+      LogEntry e;
+      e.at = row[0].c_str();
+      e.action = row[1].c_str();
+      e.migration_id = opt_text(row[2]);
+      e.os_user = row[3].c_str();
+      e.db_user = row[4].c_str();
+      e.mgr_version = row[5].c_str();
+      e.outcome = row[6].c_str();
+      if (!row[7].is_null()) e.duration_ms = row[7].as<int>();
+      e.backup = opt_text(row[8]);
+      e.detail = row[9].c_str();
+      out.push_back(std::move(e));
+    }
+  } catch (const pqxx::sql_error& e) {
+    throw Failure(m_session.environment().name + ": cannot read audit log: " + m_session.clean(e.what()));
+  }
+  return out;
+}
+
+}  // namespace mgr

@@ -1,0 +1,174 @@
+#include "mgr/runner.hpp"
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <memory>
+
+#include "mgr/error.hpp"
+#include "mgr/session.hpp"
+#include "mgr/sql.hpp"
+
+namespace mgr {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
+
+std::string field(const PGresult* r, int code) {
+  const char* v = PQresultErrorField(r, code);
+  return v == nullptr ? std::string() : std::string(v);
+}
+
+// Byte offset of the 1-based character position `pos` in `text`.
+std::size_t char_pos_to_byte(const std::string& text, std::size_t pos) {
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+      if (++chars == pos) return i;
+    }
+  }
+  return text.size();
+}
+
+int elapsed_ms(Clock::time_point start) {
+  return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
+}
+
+// Error from a failed result; `sent` is the query text the position refers
+// to, and `file_offset` where the file's SQL starts within it (bytes) and at
+// which byte of the file it starts.
+MigrationError error_from(const PGresult* r, PGconn* conn, const MigrationFile& file, const std::string& sent,
+                          std::size_t sent_prefix, std::size_t file_offset) {
+  MigrationError e;
+  e.file = file.path;
+  if (r != nullptr) {
+    e.sqlstate = field(r, PG_DIAG_SQLSTATE);
+    e.message = field(r, PG_DIAG_MESSAGE_PRIMARY);
+    e.detail = field(r, PG_DIAG_MESSAGE_DETAIL);
+    e.hint = field(r, PG_DIAG_MESSAGE_HINT);
+    e.where = field(r, PG_DIAG_CONTEXT);
+    auto pos = field(r, PG_DIAG_STATEMENT_POSITION);
+    if (!pos.empty()) {
+      auto byte = char_pos_to_byte(sent, std::stoul(pos));
+      if (byte >= sent_prefix) e.pos = line_col_at(file.sql, byte - sent_prefix + file_offset);
+    }
+  }
+  if (e.message.empty()) e.message = PQerrorMessage(conn);
+  return e;
+}
+
+}  // namespace
+
+std::string MigrationError::format() const {
+  std::string out = file.string();
+  if (pos) out += ":" + std::to_string(pos->line) + ":" + std::to_string(pos->col);
+  out += ": ERROR";
+  if (!sqlstate.empty()) out += " " + sqlstate;
+  out += ": " + message;
+  if (!detail.empty()) out += "\n  DETAIL: " + detail;
+  if (!hint.empty()) out += "\n  HINT: " + hint;
+  if (!where.empty()) out += "\n  CONTEXT: " + where;
+  return out;
+}
+
+MigrationRunner::MigrationRunner(Session& session, const Environment& env) : m_session(session), m_env(env) {}
+
+void MigrationRunner::exec(const std::string& sql) {
+  PGconn* conn = m_session.raw();
+  ResultPtr r(PQexec(conn, sql.c_str()));
+  auto status = PQresultStatus(r.get());
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY) {
+    throw Failure(m_env.name + ": " + m_session.clean(r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn)));
+  }
+}
+
+RunOutcome MigrationRunner::run_in_transaction(const MigrationFile& file, const Bookkeeping& books) {
+  PGconn* conn = m_session.raw();
+  std::string prefix = "BEGIN;\n";
+  if (m_env.lock_timeout) prefix += "SET LOCAL lock_timeout = " + m_session.connection().quote(*m_env.lock_timeout) + ";\n";
+  if (m_env.statement_timeout) {
+    prefix += "SET LOCAL statement_timeout = " + m_session.connection().quote(*m_env.statement_timeout) + ";\n";
+  }
+  std::string sent = prefix + file.sql;
+  // A newline first: the file may end inside a `--` comment.
+  sent += "\n;\n";
+  for (const auto& s : books.on_success) sent += s + ";\n";
+  sent += "COMMIT;";
+
+  RunOutcome out;
+  auto start = Clock::now();
+  ResultPtr r(PQexec(conn, sent.c_str()));
+  out.duration_ms = elapsed_ms(start);
+  auto status = PQresultStatus(r.get());
+  bool ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY;
+  if (ok && PQtransactionStatus(conn) == PQTRANS_IDLE) {
+    out.ok = true;
+    return out;
+  }
+  out.error = error_from(r.get(), conn, file, sent, prefix.size(), 0);
+  if (ok) {
+    // The file ended the transaction itself (COMMIT inside it): what ran is
+    // committed, so say so plainly.
+    out.error->message = "the migration left its transaction open or ended it itself (BEGIN/COMMIT inside the file?)";
+  }
+  if (PQtransactionStatus(conn) != PQTRANS_IDLE) {
+    ResultPtr rb(PQexec(conn, "ROLLBACK"));
+  }
+  return out;
+}
+
+RunOutcome MigrationRunner::run_statements(const MigrationFile& file, const Bookkeeping& books) {
+  PGconn* conn = m_session.raw();
+  RunOutcome out;
+  auto statements = split_statements(file.sql);
+  auto start = Clock::now();
+  auto settle_failure = [&](MigrationError err) {
+    out.duration_ms = elapsed_ms(start);
+    out.error = std::move(err);
+    if (PQtransactionStatus(conn) != PQTRANS_IDLE) ResultPtr(PQexec(conn, "ROLLBACK"));
+    for (const auto& s : books.on_failure) {
+      ResultPtr fr(PQexec(conn, s.c_str()));
+    }
+    if (m_env.lock_timeout || m_env.statement_timeout) ResultPtr(PQexec(conn, "RESET lock_timeout; RESET statement_timeout"));
+  };
+  std::string settings;
+  if (m_env.lock_timeout) settings += "SET lock_timeout = " + m_session.connection().quote(*m_env.lock_timeout) + ";";
+  if (m_env.statement_timeout) {
+    settings += "SET statement_timeout = " + m_session.connection().quote(*m_env.statement_timeout) + ";";
+  }
+  if (!settings.empty()) ResultPtr(PQexec(conn, settings.c_str()));
+  for (const auto& st : statements) {
+    ResultPtr r(PQexec(conn, st.text.c_str()));
+    auto status = PQresultStatus(r.get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY) {
+      settle_failure(error_from(r.get(), conn, file, st.text, 0, st.offset));
+      if (!out.error->pos) out.error->pos = line_col_at(file.sql, st.offset);
+      return out;
+    }
+  }
+  if (!settings.empty()) ResultPtr(PQexec(conn, "RESET lock_timeout; RESET statement_timeout"));
+  std::string books_sql = "BEGIN;\n";
+  for (const auto& s : books.on_success) books_sql += s + ";\n";
+  books_sql += "COMMIT;";
+  ResultPtr r(PQexec(conn, books_sql.c_str()));
+  out.duration_ms = elapsed_ms(start);
+  if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+    MigrationError err;
+    err.file = file.path;
+    err.message = "the statements ran but recording them failed: " + m_session.clean(PQresultErrorMessage(r.get()));
+    if (PQtransactionStatus(conn) != PQTRANS_IDLE) ResultPtr(PQexec(conn, "ROLLBACK"));
+    for (const auto& s : books.on_failure) ResultPtr(PQexec(conn, s.c_str()));
+    out.error = std::move(err);
+    return out;
+  }
+  out.ok = true;
+  return out;
+}
+
+}  // namespace mgr
