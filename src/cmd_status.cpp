@@ -1,0 +1,109 @@
+// mgr status [env...]: every environment side by side.
+#include "mgr/catalog.hpp"
+#include "mgr/commands.hpp"
+#include "mgr/config.hpp"
+#include "mgr/history.hpp"
+#include "mgr/output.hpp"
+#include "mgr/session.hpp"
+#include "mgr/status.hpp"
+
+namespace mgr {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string cell_text(const StatusCell& c, const Style& style) {
+  auto date = c.applied_at.substr(0, 10);
+  bool symbols = style.color();
+  switch (c.state) {
+    case CellState::applied:
+      return style.green(std::string(symbols ? "✓ " : "applied ") + date + (c.kind == "baseline" ? " (baseline)" : ""));
+    case CellState::pending: return style.yellow(symbols ? "· pending" : "pending");
+    case CellState::checksum_differs: return style.red(symbols ? "≠ checksum differs" : "CHECKSUM DIFFERS");
+    case CellState::failed: return style.red(symbols ? "✗ failed" : "FAILED");
+    case CellState::file_missing: return style.red(symbols ? "! file missing" : "FILE MISSING");
+    case CellState::unknown: return style.dim("?");
+  }
+  return "?";
+}
+
+}  // namespace
+
+int run_status(const GlobalOptions& global, const StatusOptions& opts) {
+  auto config = load_config(resolve_config_path(global.config_path, process_env_lookup()));
+  auto catalog = load_catalog(config.migrations_dir);
+
+  std::vector<const Environment*> envs;
+  if (opts.envs.empty()) {
+    for (const auto& e : config.environments) envs.push_back(&e);
+  } else {
+    for (const auto& name : opts.envs) envs.push_back(&config.get(name));
+  }
+
+  std::vector<EnvHistory> histories;
+  for (const auto* env : envs) {
+    EnvHistory h{env->name, env->promote_from, std::nullopt, ""};
+    try {
+      Session session(*env, "mgr status");
+      HistoryStore store(session, config.history_table);
+      h.rows = store.read_all();
+    } catch (const Error& e) {
+      h.error = e.what();
+    }
+    histories.push_back(std::move(h));
+  }
+  auto matrix = build_status(catalog, histories);
+  bool any_unreachable = false;
+  for (const auto& s : matrix.summaries) any_unreachable = any_unreachable || !s.reachable;
+
+  if (global.json) {
+    json rows = json::array();
+    for (const auto& r : matrix.rows) {
+      json cells = json::object();
+      for (std::size_t i = 0; i < matrix.envs.size(); ++i) {
+        const auto& c = r.cells[i];
+        json cell{{"state", to_string(c.state)}};
+        if (!c.applied_at.empty()) cell["applied_at"] = c.applied_at;
+        if (!c.kind.empty()) cell["kind"] = c.kind;
+        cells[matrix.envs[i]] = cell;
+      }
+      rows.push_back({{"id", r.id}, {"name", r.name}, {"file", r.has_file}, {"environments", cells}});
+    }
+    json summaries = json::array();
+    for (const auto& s : matrix.summaries) {
+      json j{{"environment", s.name}, {"reachable", s.reachable}, {"applied", s.applied}, {"pending", s.pending},
+             {"newest_applied", s.newest_applied.empty() ? json(nullptr) : json(s.newest_applied)},
+             {"promote_from", s.promote_from ? json(*s.promote_from) : json(nullptr)},
+             {"can_take", s.can_take ? json(*s.can_take) : json(nullptr)},
+             {"next", s.next}};
+      if (!s.reachable) j["error"] = s.error;
+      summaries.push_back(j);
+    }
+    print_json({{"ok", !any_unreachable}, {"environments", matrix.envs}, {"migrations", rows}, {"summary", summaries}});
+    return any_unreachable ? static_cast<int>(ExitCode::failure) : 0;
+  }
+
+  Style style(global.color);
+  std::vector<std::string> header{"MIGRATION"};
+  for (const auto& e : matrix.envs) header.push_back(e);
+  TextTable table(header);
+  for (const auto& r : matrix.rows) {
+    std::vector<std::string> line{r.id + "_" + r.name + (r.has_file ? "" : " (no file)")};
+    for (const auto& c : r.cells) line.push_back(cell_text(c, style));
+    table.add(std::move(line));
+  }
+  std::cout << table.render(style) << "\n";
+  for (const auto& s : matrix.summaries) {
+    if (!s.reachable) {
+      print_line(style.bold(s.name) + ": " + style.red("unreachable") + " - " + s.error);
+      continue;
+    }
+    print_line(style.bold(s.name) + ": reachable; newest applied " +
+               (s.newest_applied.empty() ? std::string("none") : s.newest_applied) + "; " + std::to_string(s.pending) +
+               " pending; " + s.next);
+  }
+  return any_unreachable ? static_cast<int>(ExitCode::failure) : 0;
+}
+
+}  // namespace mgr

@@ -1,0 +1,110 @@
+#include "mgr/status.hpp"
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+#include "mgr/plan.hpp"
+
+namespace mgr {
+
+const char* to_string(CellState s) {
+  switch (s) {
+    case CellState::applied: return "applied";
+    case CellState::pending: return "pending";
+    case CellState::checksum_differs: return "checksum-differs";
+    case CellState::failed: return "failed";
+    case CellState::file_missing: return "file-missing";
+    case CellState::unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+StatusMatrix build_status(const Catalog& catalog, const std::vector<EnvHistory>& envs) {
+  StatusMatrix m;
+  for (const auto& e : envs) m.envs.push_back(e.name);
+
+  // Rows: every file, plus ids recorded somewhere whose file is gone.
+  std::map<std::string, StatusRow, bool (*)(const std::string&, const std::string&)> rows(
+      [](const std::string& a, const std::string& b) { return compare_ids(a, b) < 0; });
+  for (const auto& mig : catalog.migrations) rows.emplace(mig.id, StatusRow{mig.id, mig.name, true, {}});
+  for (const auto& e : envs) {
+    if (!e.rows) continue;
+    for (const auto& r : *e.rows) {
+      if (rows.find(r.migration_id) == rows.end()) rows.emplace(r.migration_id, StatusRow{r.migration_id, r.name, false, {}});
+    }
+  }
+
+  std::vector<std::unordered_map<std::string, const HistoryRow*>> by_env(envs.size());
+  for (std::size_t i = 0; i < envs.size(); ++i) {
+    if (!envs[i].rows) continue;
+    by_env[i].reserve(envs[i].rows->size());
+    for (const auto& r : *envs[i].rows) by_env[i].emplace(r.migration_id, &r);
+  }
+
+  for (auto& [id, row] : rows) {
+    const Migration* mig = row.has_file ? catalog.find(id) : nullptr;
+    row.cells.resize(envs.size());
+    for (std::size_t i = 0; i < envs.size(); ++i) {
+      auto& cell = row.cells[i];
+      if (!envs[i].rows) {
+        cell.state = CellState::unknown;
+        continue;
+      }
+      auto it = by_env[i].find(id);
+      if (it == by_env[i].end()) {
+        cell.state = CellState::pending;
+        continue;
+      }
+      const auto& h = *it->second;
+      cell.applied_at = h.applied_at;
+      cell.kind = h.kind;
+      if (!h.success) cell.state = CellState::failed;
+      else if (mig == nullptr) cell.state = CellState::file_missing;
+      else if (mig->up.checksum != h.checksum) cell.state = CellState::checksum_differs;
+      else cell.state = CellState::applied;
+    }
+    m.rows.push_back(std::move(row));
+  }
+
+  for (std::size_t i = 0; i < envs.size(); ++i) {
+    const auto& e = envs[i];
+    EnvSummary s;
+    s.name = e.name;
+    s.promote_from = e.promote_from;
+    s.reachable = e.rows.has_value();
+    s.error = e.error;
+    if (!s.reachable) {
+      s.next = e.name + " is unreachable: " + e.error;
+      m.summaries.push_back(std::move(s));
+      continue;
+    }
+    for (const auto& r : *e.rows) {
+      if (r.success) {
+        ++s.applied;
+        if (s.newest_applied.empty() || compare_ids(r.migration_id, s.newest_applied) > 0) s.newest_applied = r.migration_id;
+      }
+    }
+    s.pending = static_cast<int>(pending_migrations(catalog, *e.rows).size());
+    if (e.promote_from) {
+      auto src = std::find_if(envs.begin(), envs.end(), [&](const EnvHistory& x) { return x.name == *e.promote_from; });
+      if (src != envs.end() && src->rows) {
+        s.can_take = static_cast<int>(promotable(catalog, *e.rows, *src->rows).size());
+        s.next = *s.can_take == 0
+                     ? e.name + " has nothing to take from " + *e.promote_from +
+                           (s.pending > 0 ? " (" + std::to_string(s.pending) + " pending, not yet in " + *e.promote_from + ")" : "")
+                     : e.name + " can take " + std::to_string(*s.can_take) + " migration" + (*s.can_take == 1 ? "" : "s") +
+                           " from " + *e.promote_from;
+      } else {
+        s.next = e.name + " promotes from " + *e.promote_from + ", which is not shown or unreachable";
+      }
+    } else {
+      s.next = s.pending == 0 ? e.name + " is up to date"
+                              : e.name + " can take " + std::to_string(s.pending) + " pending migration" + (s.pending == 1 ? "" : "s");
+    }
+    m.summaries.push_back(std::move(s));
+  }
+  return m;
+}
+
+}  // namespace mgr
