@@ -1,0 +1,473 @@
+// Backups and restores against the sandbox server with the real pg_dump,
+// pg_restore and psql, mostly through the built mgr binary.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+#include <sstream>
+
+#include "mgr/backup.hpp"
+#include "mgr/config.hpp"
+#include "mgr/history.hpp"
+#include "mgr/process.hpp"
+#include "mgr/session.hpp"
+#include "support/pg_test_db.hpp"
+#include "support/test_support.hpp"
+
+namespace fs = std::filesystem;
+using mgr::test::PgTestDb;
+using mgr::test::read_file;
+using mgr::test::RunResult;
+using mgr::test::TempDir;
+using mgr::test::write_file;
+using nlohmann::json;
+
+namespace {
+
+// A temporary project: config/environments.yaml, migrations/, and
+// schema-backups/ (the default backups_dir) once a backup is taken.
+class Project {
+ public:
+  explicit Project(const std::string& yaml) {
+    write_file(m_dir / "config/environments.yaml", yaml);
+    fs::create_directories(m_dir / "migrations");
+  }
+  RunResult mgr(std::vector<std::string> args, const std::map<std::string, std::string>& env = {}) const {
+    args.insert(args.begin(), {"--config", (m_dir / "config/environments.yaml").string()});
+    return mgr::test::run_mgr(args, env, m_dir.path());
+  }
+  fs::path backups(const std::string& env = "") const {
+    return env.empty() ? m_dir / "schema-backups" : m_dir / "schema-backups" / env;
+  }
+  fs::path path() const { return m_dir.path(); }
+  mgr::Config config() const { return mgr::load_config(m_dir / "config/environments.yaml"); }
+
+ private:
+  TempDir m_dir;
+};
+
+// Backup files (not manifests) in a directory, sorted by name.
+std::vector<fs::path> dumps_in(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    auto ext = e.path().extension();
+    if (ext == ".dump" || ext == ".sql") out.push_back(e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::size_t files_under(const fs::path& dir) {
+  std::size_t n = 0;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return 0;
+  for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator(); ++it) {
+    if (it->is_regular_file()) ++n;
+  }
+  return n;
+}
+
+// pg_dump --schema-only, without the random \restrict keys of newer dumps.
+std::string schema_of(const std::string& url) {
+  mgr::ProcessSpec spec;
+  spec.program = mgr::find_pg_program("pg_dump", {});
+  spec.args = {"--schema-only", "--no-password", "--dbname=" + url};
+  auto r = mgr::run_process(spec);
+  EXPECT_TRUE(r.ok()) << r.err;
+  std::istringstream in(r.out);
+  std::string line, out;
+  while (std::getline(in, line)) {
+    if (line.rfind("\\restrict ", 0) == 0 || line.rfind("\\unrestrict ", 0) == 0) continue;
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string table_text(const PgTestDb& db, const std::string& sql) {
+  std::string out;
+  for (const auto& row : db.rows(sql)) {
+    for (const auto& cell : row) out += cell + "|";
+    out += "\n";
+  }
+  return out;
+}
+
+std::string one_env(const std::string& name, const std::string& url, const std::string& extra = "") {
+  return fmt::format("environments:\n  {}:\n    url: {}\n{}", name, url, extra);
+}
+
+unsigned mode_of(const fs::path& p) {
+  struct stat st {};
+  EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+  return st.st_mode & 0777;
+}
+
+fs::path make_script(const fs::path& path, const std::string& body) {
+  write_file(path, "#!/bin/sh\n" + body);
+  fs::permissions(path, fs::perms::owner_all);
+  return path;
+}
+
+void seed(const PgTestDb& db) {
+  db.exec(R"sql(
+    CREATE TABLE customers (id bigserial PRIMARY KEY, email text NOT NULL UNIQUE, full_name text, note text);
+    CREATE INDEX customers_name_idx ON customers (full_name);
+    CREATE VIEW customer_names AS SELECT id, full_name FROM customers;
+    INSERT INTO customers (email, full_name, note) VALUES
+      ('a@example.com', 'Ann', 'first'), ('b@example.com', 'Bob', NULL), ('c@example.com', 'Cé ''quoted''', 'x');
+  )sql");
+}
+
+void round_trip(const std::string& format) {
+  PgTestDb db("bk_" + format);
+  seed(db);
+  Project project(one_env("dev", db.url(), "    backup_format: " + format + "\n"));
+  // mgr's history and log tables with one applied migration, so restore has
+  // a state to report and an audit log to write to.
+  {
+    auto config = project.config();
+    mgr::Session session(config.get("dev"), "test");
+    mgr::HistoryStore(session, config.history_table).ensure();
+  }
+  db.exec("INSERT INTO schema_migrations (migration_id, name, checksum, environment, success) "
+          "VALUES ('0001', 'init', 'abc', 'dev', true)");
+  const auto schema_before = schema_of(db.url());
+  const auto data_before = table_text(db, "SELECT * FROM customers ORDER BY id");
+
+  auto b = project.mgr({"backup", "dev"});
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  auto files = dumps_in(project.backups("dev"));
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].extension(), format == "plain" ? ".sql" : ".dump");
+  auto manifest = json::parse(read_file(mgr::manifest_path_for(files[0])));
+  EXPECT_EQ(manifest["format"], format);
+  EXPECT_EQ(manifest["newest_migration"], "0001");
+  EXPECT_EQ(manifest["reason"], "manual");
+  EXPECT_EQ(manifest["database"], db.name());
+
+  // The destructive change: a column with data is gone, and rows changed.
+  db.exec("ALTER TABLE customers DROP COLUMN note; DELETE FROM customers WHERE id = 1; "
+          "INSERT INTO schema_migrations (migration_id, name, checksum, environment, success) "
+          "VALUES ('0002', 'drop_note', 'def', 'dev', true)");
+  ASSERT_NE(schema_of(db.url()), schema_before);
+
+  auto r = project.mgr({"restore", "dev", files[0].string(), "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_EQ(schema_of(db.url()), schema_before);
+  EXPECT_EQ(table_text(db, "SELECT * FROM customers ORDER BY id"), data_before);
+  EXPECT_NE(r.out.find("now:    1 history rows, newest migration 0001"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("before: 2 history rows, newest migration 0002"), std::string::npos) << r.out;
+  // The safety backup holds the state just before the restore.
+  EXPECT_EQ(dumps_in(project.backups("dev")).size(), 2u);
+  // The restore is in the audit log.
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM schema_migrations_log WHERE action = 'restore' AND outcome = 'ok'"), "1");
+  EXPECT_EQ(db.scalar("SELECT backup FROM schema_migrations_log WHERE action = 'restore'"),
+            files[0].filename().string());
+}
+
+}  // namespace
+
+TEST(Backup, RoundTripCustomFormat) {
+  MGR_REQUIRE_DB();
+  round_trip("custom");
+}
+
+TEST(Backup, RoundTripPlainFormat) {
+  MGR_REQUIRE_DB();
+  round_trip("plain");
+}
+
+TEST(Backup, FileAndDirectoryModesIgnoreUmask) {
+  MGR_REQUIRE_DB();
+  PgTestDb db("bk_modes");
+  Project project(one_env("dev", db.url()));
+  auto old_umask = ::umask(0);  // the child inherits it; mgr must not rely on it
+  auto r = project.mgr({"backup", "dev"});
+  ::umask(old_umask);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto files = dumps_in(project.backups("dev"));
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(mode_of(files[0]), 0600u);
+  EXPECT_EQ(mode_of(mgr::manifest_path_for(files[0])), 0600u);
+  EXPECT_EQ(mode_of(project.backups("dev")), 0700u);
+  EXPECT_EQ(mode_of(project.backups()), 0700u);
+  EXPECT_NE(r.out.find(files[0].string()), std::string::npos) << r.out;
+}
+
+TEST(Backup, PgDumpNotFoundFailsAndLeavesNothing) {
+  MGR_REQUIRE_DB();
+  PgTestDb db("bk_nodump");
+  TempDir empty_bin;
+  Project project(one_env("dev", db.url(), "    pg_bin_dir: " + (empty_bin / "nowhere").string() + "\n"));
+  auto r = project.mgr({"backup", "dev"}, {{"PATH", empty_bin.path().string()}, {"MGR_PG_BIN_DIR", ""}});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("pg_dump not found"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("postgresql-client-15"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find((empty_bin / "nowhere").string()), std::string::npos) << r.err;
+  EXPECT_EQ(files_under(project.backups()), 0u);
+}
+
+TEST(Backup, BackupsDirNotUsableFailsAndLeavesNothing) {
+  MGR_REQUIRE_DB();
+  PgTestDb db("bk_nodir");
+  TempDir tmp;
+  // Tests run as root, where chmod does not stop writes: a regular file in
+  // the way of the directory does.
+  write_file(tmp / "blocked", "not a directory\n");
+  Project project("backups_dir: " + (tmp / "blocked").string() + "\n" + one_env("dev", db.url()));
+  auto r = project.mgr({"backup", "dev"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("blocked"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(tmp / "blocked"), "not a directory\n");
+}
+
+TEST(Backup, FailingPgDumpRemovesPartialFileAndQuotesStderr) {
+  MGR_REQUIRE_DB();
+  PgTestDb db("bk_fail");
+  TempDir bin;
+  // Writes half a dump, complains and fails, as a dying pg_dump would.
+  make_script(bin / "pg_dump",
+              "case \"$1\" in --version) echo 'pg_dump (PostgreSQL) 15.18'; exit 0;; esac\n"
+              "for a in \"$@\"; do case \"$a\" in --file=*) printf 'PGDMP partial' > \"${a#--file=}\";; esac; done\n"
+              "echo 'pg_dump: error: query failed: boom from fake pg_dump' >&2\nexit 1\n");
+  Project project(one_env("dev", db.url(), "    pg_bin_dir: " + bin.path().string() + "\n"));
+  auto r = project.mgr({"backup", "dev"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("boom from fake pg_dump"), std::string::npos) << r.err;
+  EXPECT_EQ(files_under(project.backups()), 0u);
+}
+
+TEST(Backup, StuckPgDumpIsKilledByTimeout) {
+  MGR_REQUIRE_DB();
+  PgTestDb db("bk_stuck");
+  TempDir bin;
+  make_script(bin / "pg_dump",
+              "case \"$1\" in --version) echo 'pg_dump (PostgreSQL) 15.18'; exit 0;; esac\nexec sleep 60\n");
+  Project project(one_env("dev", db.url(),
+                          "    pg_bin_dir: " + bin.path().string() + "\n    backup_timeout: 500ms\n"));
+  auto started = std::chrono::steady_clock::now();
+  auto r = project.mgr({"backup", "dev"});
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(20));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("timed out"), std::string::npos) << r.err;
+  EXPECT_EQ(files_under(project.backups()), 0u);
+}
+
+TEST(Backup, OldPgDumpIsRefusedWithAdvice) {
+  MGR_REQUIRE_DB();
+  PgTestDb db("bk_old");
+  TempDir bin;
+  make_script(bin / "pg_dump", "echo 'pg_dump (PostgreSQL) 12.3'; exit 0\n");
+  Project project(one_env("dev", db.url(), "    pg_bin_dir: " + bin.path().string() + "\n"));
+  auto r = project.mgr({"backup", "dev"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find((bin / "pg_dump").string() + " is version 12.3"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("postgresql-client-15"), std::string::npos) << r.err;
+  EXPECT_EQ(files_under(project.backups()), 0u);
+}
+
+TEST(Backup, PasswordOnlyInChildEnvironment) {
+  MGR_REQUIRE_DB();
+  PgTestDb db("bk_secret");
+  const std::string role = fmt::format("mgr_secret_{}", ::getpid());
+  const std::string secret = "S3cret-pw";
+  db.exec(fmt::format("DROP ROLE IF EXISTS {0}; CREATE ROLE {0} LOGIN SUPERUSER PASSWORD '{1}'", role, secret));
+  TempDir bin;
+  const auto real = mgr::find_pg_program("pg_dump", {});
+  // Records its command line as the kernel sees it and its PGPASSWORD, then
+  // does the real work.
+  make_script(bin / "pg_dump",
+              fmt::format("tr '\\0' ' ' < /proc/$$/cmdline >> '{0}'\necho >> '{0}'\n"
+                          "printf '%s\\n' \"$PGPASSWORD\" >> '{1}'\nexec '{2}' \"$@\"\n",
+                          (bin / "argv.log").string(), (bin / "env.log").string(), real.string()));
+  auto url = db.url();
+  url.replace(url.find("://") + 3, std::string("postgres").size(), role + ":" + secret);
+  Project project(one_env("dev", url, "    pg_bin_dir: " + bin.path().string() + "\n"));
+  auto r = project.mgr({"backup", "dev"});
+  auto j = project.mgr({"--json", "backups", "dev"});
+  db.exec("DROP ROLE IF EXISTS " + role);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto argv_log = read_file(bin / "argv.log");
+  EXPECT_NE(argv_log.find("--dbname="), std::string::npos) << argv_log;
+  EXPECT_EQ(argv_log.find(secret), std::string::npos) << argv_log;
+  EXPECT_NE(read_file(bin / "env.log").find(secret), std::string::npos);
+  for (const auto* text : {&r.out, &r.err, &j.out, &j.err}) EXPECT_EQ(text->find(secret), std::string::npos) << *text;
+  auto files = dumps_in(project.backups("dev"));
+  ASSERT_EQ(files.size(), 1u);
+  auto manifest = read_file(mgr::manifest_path_for(files[0]));
+  EXPECT_EQ(manifest.find(secret), std::string::npos) << manifest;
+  EXPECT_NE(manifest.find(role + ":***@"), std::string::npos) << manifest;
+}
+
+TEST(Backup, RetentionKeepsNewestNWithManifest) {
+  MGR_REQUIRE_DB();
+  PgTestDb db("bk_keep");
+  Project project(one_env("dev", db.url(), "    backup_keep: 2\n"));
+  fs::create_directories(project.backups("dev"));
+  write_file(project.backups("dev") / "dev-handmade.dump", "not an mgr backup");
+  std::vector<std::string> taken;
+  for (int i = 0; i < 3; ++i) {
+    auto r = project.mgr({"--json", "backup", "dev"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    taken.push_back(json::parse(r.out)["file"].get<std::string>());
+  }
+  auto left = dumps_in(project.backups("dev"));
+  std::vector<fs::path> expected{project.backups("dev") / "dev-handmade.dump", taken[1], taken[2]};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(left, expected);
+  EXPECT_FALSE(fs::exists(mgr::manifest_path_for(taken[0])));
+}
+
+TEST(Backup, SameSecondGetsSuffixNotOverwrite) {
+  MGR_REQUIRE_DB();
+  PgTestDb db("bk_suffix");
+  Project project(one_env("dev", db.url()));
+  std::set<std::string> names;
+  for (int i = 0; i < 3; ++i) {
+    auto r = project.mgr({"--json", "backup", "dev"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    names.insert(json::parse(r.out)["name"].get<std::string>());
+  }
+  EXPECT_EQ(names.size(), 3u);
+  EXPECT_EQ(dumps_in(project.backups("dev")).size(), 3u);
+}
+
+TEST(Backup, BackupsJsonMarksTamperedFile) {
+  MGR_REQUIRE_DB();
+  PgTestDb db("bk_list");
+  Project project(one_env("dev", db.url()));
+  ASSERT_EQ(project.mgr({"backup", "dev"}).exit_code, 0);
+  ASSERT_EQ(project.mgr({"backup", "dev"}).exit_code, 0);
+  auto files = dumps_in(project.backups("dev"));
+  ASSERT_EQ(files.size(), 2u);
+  {
+    std::ofstream out(files[0], std::ios::binary | std::ios::app);
+    out << "x";
+  }
+  auto r = project.mgr({"backups", "dev", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto list = json::parse(r.out)["backups"];
+  ASSERT_EQ(list.size(), 2u);
+  std::map<std::string, bool> matches;
+  for (const auto& b : list) matches[b["file"].get<std::string>()] = b["matches"].get<bool>();
+  EXPECT_FALSE(matches[files[0].string()]);
+  EXPECT_TRUE(matches[files[1].string()]);
+  EXPECT_EQ(list[0]["environment"], "dev");
+  EXPECT_TRUE(list[0].contains("newest_migration"));
+  auto text = project.mgr({"backups"});
+  EXPECT_NE(text.out.find("MISMATCH"), std::string::npos) << text.out;
+}
+
+TEST(Backup, ApiForApplyReturnsFileNameAndReason) {
+  MGR_REQUIRE_DB();
+  PgTestDb db("bk_api");
+  Project project(one_env("dev", db.url(), "    backup_keep: 5\n"));
+  auto config = project.config();
+  const auto& env = config.get("dev");
+  mgr::Session session(env, "mgr dev");
+  auto result = mgr::take_backup(config, env, session.identity(), std::string("0007"), "before apply of 0008, 0009");
+  EXPECT_TRUE(fs::exists(result.file));
+  EXPECT_EQ(result.file.parent_path(), fs::absolute(project.backups("dev")));
+  EXPECT_EQ(result.file_name(), result.file.filename().string());
+  EXPECT_EQ(result.sha256, mgr::sha256_file(result.file));
+  auto m = mgr::read_manifest(result.manifest);
+  EXPECT_EQ(m.reason, "before apply of 0008, 0009");
+  EXPECT_EQ(m.newest_migration, "0007");
+  EXPECT_EQ(m.size, result.size);
+  auto check = mgr::check_backup(result.file);
+  EXPECT_TRUE(check.matches) << check.problem;
+}
+
+TEST(Restore, RefusesCorruptedBackup) {
+  MGR_REQUIRE_DB();
+  PgTestDb db("rs_corrupt");
+  seed(db);
+  Project project(one_env("dev", db.url()));
+  ASSERT_EQ(project.mgr({"backup", "dev"}).exit_code, 0);
+  auto file = dumps_in(project.backups("dev")).at(0);
+  auto bytes = read_file(file);
+  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x5a);
+  write_file(file, bytes);
+  db.exec("ALTER TABLE customers DROP COLUMN note");
+  auto r = project.mgr({"restore", "dev", file.string(), "--yes"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("SHA-256"), std::string::npos) << r.err;
+  // Nothing happened: no safety backup, the change is still there.
+  EXPECT_EQ(dumps_in(project.backups("dev")).size(), 1u);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = 'customers' AND column_name = 'note'"), "0");
+}
+
+TEST(Restore, RefusesWithoutManifest) {
+  MGR_REQUIRE_DB();
+  PgTestDb db("rs_nomanifest");
+  Project project(one_env("dev", db.url()));
+  ASSERT_EQ(project.mgr({"backup", "dev"}).exit_code, 0);
+  auto file = dumps_in(project.backups("dev")).at(0);
+  fs::remove(mgr::manifest_path_for(file));
+  auto r = project.mgr({"restore", "dev", file.string(), "--yes"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("manifest"), std::string::npos) << r.err;
+}
+
+TEST(Restore, RefusesWithoutConfirmation) {
+  MGR_REQUIRE_DB();
+  PgTestDb db("rs_confirm");
+  Project project(one_env("dev", db.url()));
+  ASSERT_EQ(project.mgr({"backup", "dev"}).exit_code, 0);
+  auto file = dumps_in(project.backups("dev")).at(0);
+  auto r = project.mgr({"restore", "dev", file.string()});  // stdin is /dev/null: no terminal
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("--yes"), std::string::npos) << r.err;
+  EXPECT_EQ(dumps_in(project.backups("dev")).size(), 1u);
+}
+
+TEST(Restore, OtherEnvironmentNeedsFlagAndFindsFileByName) {
+  MGR_REQUIRE_DB();
+  PgTestDb prod("rs_prod"), test("rs_test");
+  seed(prod);
+  Project project(fmt::format("environments:\n  test:\n    url: {}\n  prod:\n    url: {}\n    promote_from: test\n",
+                              test.url(), prod.url()));
+  auto b = project.mgr({"--json", "backup", "prod"});
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  auto name = json::parse(b.out)["name"].get<std::string>();
+
+  auto refused = project.mgr({"restore", "test", name, "--yes"});
+  EXPECT_EQ(refused.exit_code, 3) << refused.err;
+  EXPECT_NE(refused.err.find("--from-other-env"), std::string::npos) << refused.err;
+
+  auto ok = project.mgr({"--json", "restore", "test", name, "--yes", "--no-safety-backup", "--from-other-env"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  auto j = json::parse(ok.out);
+  EXPECT_TRUE(j["safety_backup"].is_null());
+  EXPECT_EQ(j["manifest"]["environment"], "prod");
+  EXPECT_EQ(test.scalar("SELECT count(*) FROM customers"), "3");
+  EXPECT_EQ(dumps_in(project.backups("test")).size(), 0u);
+}
+
+TEST(Restore, FailedRestoreLeavesDatabaseAsItWas) {
+  MGR_REQUIRE_DB();
+  PgTestDb db("rs_fail");
+  seed(db);
+  Project project(one_env("dev", db.url()));
+  ASSERT_EQ(project.mgr({"backup", "dev"}).exit_code, 0);
+  auto file = dumps_in(project.backups("dev")).at(0);
+  // A view depending on a column the dump recreates makes DROP TABLE fail
+  // midway (--if-exists drops, no CASCADE), after other objects were dropped.
+  db.exec("CREATE VIEW blocker AS SELECT email FROM customers; INSERT INTO customers (email) VALUES ('new@example.com')");
+  const auto schema_before = schema_of(db.url());
+  const auto data_before = table_text(db, "SELECT * FROM customers ORDER BY id");
+  auto r = project.mgr({"restore", "dev", file.string(), "--yes"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("pg_restore"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Safety backup"), std::string::npos) << r.err;
+  EXPECT_EQ(schema_of(db.url()), schema_before);
+  EXPECT_EQ(table_text(db, "SELECT * FROM customers ORDER BY id"), data_before);
+}
