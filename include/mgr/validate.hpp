@@ -1,0 +1,79 @@
+// `mgr validate`: the release gate's findings, as pure functions of the
+// files, the config and each environment's history.
+//
+// The command (src/cmd_validate.cpp) only gathers inputs (catalog scan,
+// history rows, server identities) and renders; every rule lives here so it
+// is unit-tested without a database. Detection reuses the promotion policy
+// (plan.hpp) so validate and apply can never disagree.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "mgr/catalog.hpp"
+#include "mgr/config.hpp"
+#include "mgr/history_row.hpp"
+#include "mgr/lint.hpp"
+
+namespace mgr {
+
+enum class FindingSeverity { error, warning, info };
+
+const char* to_string(FindingSeverity severity);
+
+// One finding. `code` is stable (docs/operations.md); scripts match on it.
+struct Finding {
+  FindingSeverity severity = FindingSeverity::error;
+  std::string code;
+  std::optional<std::string> environment;
+  std::optional<std::string> migration;  // migration id
+  std::string message;
+  std::string advice;  // one line
+};
+
+// How lint findings count, from the environments' `lint` policies: the
+// strictest one wins (any `block` -> errors stay errors; only `warn` ->
+// errors become warnings; all `off` -> no lint findings).
+LintPolicy strictest_lint_policy(const std::vector<const Environment*>& envs);
+
+// From the files alone: catalog problems, SQL that does not parse (up and
+// down files, with file:line:col), and lint findings per `lint_policy`.
+std::vector<Finding> file_findings(const CatalogScan& scan, const LintSettings& settings, LintPolicy lint_policy);
+
+// One environment's history against the files: environment-mismatch,
+// checksum-mismatch, missing-file, failed-migration, out-of-order.
+std::vector<Finding> environment_findings(const Catalog& catalog, const std::string& env,
+                                          const std::vector<HistoryRow>& rows);
+
+// What validate learned about one environment.
+struct EnvironmentState {
+  std::string name;
+  std::optional<std::string> promote_from;
+  bool reachable = false;
+  std::string error;                 // why not reachable
+  std::vector<HistoryRow> rows;      // its history (empty when the table is missing)
+  std::string identity_key;          // ServerIdentity::key(), empty when unreachable
+};
+
+Finding unreachable_finding(const std::string& env, const std::string& error);
+
+// Across environments: same-database, promotion-order-broken, and the
+// informational can-promote / can-apply. `states` in promotion order;
+// `checked` names the environments the user asked about (the others are
+// there only as promotion sources).
+std::vector<Finding> cross_environment_findings(const Catalog& catalog, const std::vector<EnvironmentState>& states,
+                                                const std::vector<std::string>& checked);
+
+bool has_errors(const std::vector<Finding>& findings);
+
+nlohmann::json finding_json(const Finding& finding);
+// {"ok": bool, "findings": [...]}
+nlohmann::json findings_json(const std::vector<Finding>& findings);
+
+// One line: `error   [code] env migration: message (advice)`.
+std::string format_finding(const Finding& finding);
+
+}  // namespace mgr

@@ -1,0 +1,102 @@
+// mgr baseline <env> --to ID: bring a database that already has the schema
+// under mgr by recording the migrations up to ID as applied, without running
+// them.
+#include "mgr/catalog.hpp"
+#include "mgr/commands.hpp"
+#include "mgr/config.hpp"
+#include "mgr/history.hpp"
+#include "mgr/output.hpp"
+#include "mgr/plan.hpp"
+#include "mgr/session.hpp"
+
+namespace mgr {
+
+int run_baseline(const GlobalOptions& global, const BaselineOptions& opts) {
+  using json = nlohmann::json;
+  auto config = load_config(resolve_config_path(global.config_path, process_env_lookup()));
+  const auto& env = config.get(opts.env);
+  auto catalog = load_catalog(config.migrations_dir);
+  if (catalog.find(opts.to) == nullptr) {
+    throw UsageError("--to " + opts.to + ": no migration with that id in " + config.migrations_dir.string());
+  }
+  std::vector<const Migration*> to_record;
+  for (const auto& m : catalog.migrations) {
+    if (compare_ids(m.id, opts.to) <= 0) to_record.push_back(&m);
+  }
+
+  Session session(env, "mgr " + env.name);
+  MigrationLock lock(session, config.history_table, env.lock_wait);
+  HistoryStore history(session, config.history_table);
+  auto rows = history.read_all();  // after the lock
+
+  // A baseline describes a database mgr has not touched up to ID; any row in
+  // that range means it has, and recording over it would hide what ran.
+  std::vector<std::string> problems;
+  for (const auto& p : check_history(catalog, env.name, rows)) {
+    if (p.code == "environment-mismatch") problems.push_back(p.message);
+  }
+  for (const auto& r : rows) {
+    if (compare_ids(r.migration_id, opts.to) <= 0) {
+      problems.push_back(r.migration_id + "_" + r.name + " is already recorded in " + env.name + " (" +
+                         (r.success ? r.kind : std::string("failed")) + ", " + r.applied_at + ")");
+    }
+  }
+  if (!problems.empty()) {
+    std::string msg = "baseline of " + env.name + " up to " + opts.to +
+                      " refused: the environment already has history up to that id; nothing was changed:";
+    for (const auto& p : problems) msg += "\n  - " + p;
+    msg += "\nA baseline is only for a database created before mgr; use `mgr status " + env.name + "` to see its history.";
+    throw Refused(msg);
+  }
+
+  if (env.confirm) {
+    confirm_or_refuse(env.name,
+                      "About to record " + std::to_string(to_record.size()) + " migration(s) up to " + opts.to +
+                          " as applied in " + env.name + " (" + env.url.redacted() + ") without running them.",
+                      opts.yes);
+  }
+
+  history.ensure();
+  const auto os_user = os_user_at_host();
+  try {
+    pqxx::work tx(session.connection());
+    for (const auto* m : to_record) {
+      HistoryRow row;
+      row.migration_id = m->id;
+      row.name = m->name;
+      row.checksum = m->up.checksum;
+      row.environment = env.name;
+      row.applied_by = os_user;
+      row.success = true;
+      row.mgr_version = MGR_VERSION;
+      row.kind = "baseline";
+      // Recorded like apply does, so a later rollback can check the down file.
+      if (m->down) row.down_checksum = m->down->checksum;
+      history.insert(tx, row);
+      LogEntry log;
+      log.action = "baseline";
+      log.migration_id = m->id;
+      log.os_user = os_user;
+      log.mgr_version = MGR_VERSION;
+      log.outcome = "ok";
+      log.detail = m->label() + " recorded as applied without running it (baseline up to " + opts.to + ")";
+      history.append_log(tx, log);
+    }
+    tx.commit();
+  } catch (const pqxx::sql_error& e) {
+    throw Failure(env.name + ": baseline failed, nothing was recorded: " + session.clean(e.what()));
+  }
+
+  if (global.json) {
+    json ids = json::array();
+    for (const auto* m : to_record) ids.push_back({{"id", m->id}, {"name", m->name}, {"checksum", m->up.checksum}});
+    print_json({{"ok", true}, {"environment", env.name}, {"to", opts.to}, {"recorded", ids}});
+  } else {
+    for (const auto* m : to_record) print_line("  recorded " + m->label() + " (baseline)");
+    print_line(env.name + ": baseline recorded " + std::to_string(to_record.size()) + " migration(s) up to " + opts.to +
+               " as applied, without running them; `mgr apply " + env.name + "` runs what comes after");
+  }
+  return 0;
+}
+
+}  // namespace mgr

@@ -1,0 +1,267 @@
+// mgr rollback <env> (--steps N | --to ID): run the down files of the newest
+// applied migrations, newest first, each with the removal of its history row.
+#include <spdlog/spdlog.h>
+
+#include "mgr/backup.hpp"
+#include "mgr/catalog.hpp"
+#include "mgr/commands.hpp"
+#include "mgr/config.hpp"
+#include "mgr/history.hpp"
+#include "mgr/output.hpp"
+#include "mgr/plan.hpp"
+#include "mgr/runner.hpp"
+#include "mgr/session.hpp"
+#include "mgr/text.hpp"
+
+namespace mgr {
+
+namespace {
+
+using json = nlohmann::json;
+
+struct Step {
+  HistoryRow row;
+  const Migration* migration = nullptr;  // nullptr when the files no longer hold it
+  std::string label() const { return row.migration_id + "_" + row.name; }
+};
+
+}  // namespace
+
+int run_rollback(const GlobalOptions& global, const RollbackOptions& opts) {
+  auto config = load_config(resolve_config_path(global.config_path, process_env_lookup()));
+  const auto& env = config.get(opts.env);
+  auto catalog = load_catalog(config.migrations_dir);
+  Style style(global.color);
+
+  Session session(env, "mgr " + env.name);
+  // A dry run changes nothing, so like `apply --dry-run` it does not queue behind a running mgr.
+  std::optional<MigrationLock> lock;
+  if (!opts.dry_run) lock.emplace(session, config.history_table, env.lock_wait);
+  HistoryStore history(session, config.history_table);
+  auto rows = history.read_all();  // after the lock, sorted by id
+
+  if (opts.to) {
+    bool known = catalog.find(*opts.to) != nullptr;
+    for (const auto& r : rows) known = known || compare_ids(r.migration_id, *opts.to) == 0;
+    if (!known) throw UsageError("--to " + *opts.to + ": no migration with that id in the files or in " + env.name);
+  }
+
+  std::vector<std::string> problems;
+  for (const auto& p : check_history(catalog, env.name, rows)) {
+    // A failed row means a half-changed database: undoing more on top of it
+    // would guess at its state.
+    if (p.code == "environment-mismatch" || p.code == "failed-migration") problems.push_back("[" + p.code + "] " + p.message);
+  }
+
+  std::vector<const HistoryRow*> applied;
+  for (const auto& r : rows) {
+    if (r.success) applied.push_back(&r);
+  }
+  std::vector<Step> steps;  // newest first
+  if (opts.steps) {
+    if (*opts.steps > static_cast<int>(applied.size())) {
+      problems.push_back("--steps " + std::to_string(*opts.steps) + ": only " + std::to_string(applied.size()) +
+                         " migration(s) are applied in " + env.name);
+    } else {
+      for (int i = 0; i < *opts.steps; ++i) steps.push_back({*applied[applied.size() - 1 - i], nullptr});
+    }
+  } else {
+    for (auto it = applied.rbegin(); it != applied.rend(); ++it) {
+      if (compare_ids((*it)->migration_id, *opts.to) > 0) steps.push_back({**it, nullptr});
+    }
+  }
+
+  // Every down file is checked before any runs: a rollback that stops halfway
+  // for a missing file is worse than one that never starts.
+  for (auto& s : steps) {
+    s.migration = catalog.find(s.row.migration_id);
+    if (s.migration == nullptr) {
+      for (const auto& m : catalog.migrations) {
+        if (compare_ids(m.id, s.row.migration_id) == 0) s.migration = &m;
+      }
+    }
+    if (s.migration == nullptr || !s.migration->down) {
+      problems.push_back("[missing-down] " + s.label() + " has no down file (" + s.row.migration_id + "_" + s.row.name +
+                         ".down.sql) in " + config.migrations_dir.string() + "; write one or restore it");
+    } else if (s.row.down_checksum && *s.row.down_checksum != s.migration->down->checksum) {
+      problems.push_back("[down-checksum-differs] " + s.migration->down->path.filename().string() +
+                         " changed since " + s.label() + " was applied in " + env.name + ": recorded " +
+                         s.row.down_checksum->substr(0, 12) + "..., file now " +
+                         s.migration->down->checksum.substr(0, 12) +
+                         "...; restore it, or run `mgr repair " + env.name + "` if the edit is deliberate");
+    }
+  }
+
+  json out{{"environment", env.name}, {"url", env.url.redacted()}, {"dry_run", opts.dry_run}};
+  json plan = json::array();
+  for (const auto& s : steps) {
+    plan.push_back({{"id", s.row.migration_id},
+                    {"name", s.row.name},
+                    {"file", s.migration && s.migration->down ? json(s.migration->down->path.string()) : json(nullptr)},
+                    {"no_transaction", s.migration && s.migration->down && s.migration->down->directives.no_transaction}});
+  }
+  out["plan"] = plan;
+  out["problems"] = problems;
+
+  if (!problems.empty()) {
+    if (global.json) {
+      out["ok"] = false;
+      out["rolled_back"] = json::array();
+      print_json(out);
+    }
+    std::string msg = std::string(opts.dry_run ? "dry run: " : "") + "rollback of " + env.name +
+                      " refused; nothing was changed:";
+    for (const auto& p : problems) msg += "\n  - " + p;
+    throw Refused(msg);
+  }
+
+  std::string newest_after;
+  {
+    std::size_t keep = applied.size() - steps.size();
+    newest_after = keep == 0 ? std::string("none") : applied[keep - 1]->migration_id;
+  }
+
+  if (steps.empty()) {
+    out["ok"] = true;
+    out["rolled_back"] = json::array();
+    if (global.json) {
+      print_json(out);
+    } else {
+      print_line(env.name + ": nothing to roll back (newest applied: " + newest_after + ")");
+    }
+    return 0;
+  }
+
+  if (opts.dry_run) {
+    out["ok"] = true;
+    out["rolled_back"] = json::array();
+    if (global.json) {
+      print_json(out);
+    } else {
+      print_line("dry run: " + std::to_string(steps.size()) + " migration(s) would be rolled back in " + env.name + " (" +
+                 env.url.redacted() + "), in this order:");
+      for (const auto& s : steps) {
+        print_line("  " + s.migration->down->path.filename().string() +
+                   (s.migration->down->directives.no_transaction ? "  (no-transaction)" : ""));
+      }
+      print_line("newest applied afterwards: " + newest_after);
+      print_line("nothing was changed");
+    }
+    return 0;
+  }
+
+  if (env.confirm) {
+    confirm_or_refuse(env.name,
+                      "About to roll back " + std::to_string(steps.size()) + " migration(s) in " + env.name + " (" +
+                          env.url.redacted() + ").",
+                      opts.yes);
+  }
+
+  std::optional<std::string> backup_file;
+  if (env.backup == BackupPolicy::required) {
+    std::vector<std::string> ids;
+    for (const auto& s : steps) ids.push_back(s.row.migration_id);
+    auto backup = take_backup(config, env, session.identity(), steps.front().row.migration_id,
+                              "before rollback of " + join(ids, ", "));
+    backup_file = backup.file_name();
+    if (!global.json) print_line("backup: " + backup.file.string() + " (" + std::to_string(backup.size) + " bytes, verified)");
+  }
+  history.ensure();  // an old history table may lack the log table
+
+  MigrationRunner runner(session, env);
+  auto& conn = session.connection();
+  const auto os_user = os_user_at_host();
+  const auto table = config.history_table.quoted();
+  json done = json::array();
+  int total_ms = 0;
+  if (!global.json) print_line("rolling back " + std::to_string(steps.size()) + " migration(s) in " + env.name);
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const auto& s = steps[i];
+    const auto& down = *s.migration->down;
+    LogEntry log;
+    log.action = "rollback";
+    log.migration_id = s.row.migration_id;
+    log.os_user = os_user;
+    log.mgr_version = MGR_VERSION;
+    log.outcome = "ok";
+    log.backup = backup_file;
+    log.detail = "ran " + down.path.filename().string();
+
+    Bookkeeping books;
+    books.on_success = {"DELETE FROM " + table + " WHERE migration_id = " + conn.quote(s.row.migration_id),
+                        history.log_sql(log, true)};
+    bool no_tx = down.directives.no_transaction;
+    if (no_tx) {
+      // Some statements may have run: the row stays, marked failed, so apply
+      // and rollback stop until an operator has looked (then `mgr repair`).
+      LogEntry failed = log;
+      failed.outcome = "failed";
+      books.on_failure = {"UPDATE " + table + " SET success = false WHERE migration_id = " + conn.quote(s.row.migration_id),
+                          history.log_sql(failed)};
+    }
+    auto outcome = no_tx ? runner.run_statements(down, books) : runner.run_in_transaction(down, books);
+    total_ms += outcome.duration_ms;
+    if (!outcome.ok) {
+      const auto& err = *outcome.error;
+      if (!no_tx) {
+        LogEntry failed = log;
+        failed.outcome = "failed";
+        failed.duration_ms = outcome.duration_ms;
+        failed.detail = down.path.filename().string() + ": " + err.sqlstate + " " + err.message;
+        try {
+          runner.exec(history.log_sql(failed));
+        } catch (const Error& e) {
+          spdlog::warn("could not write the audit log: {}", e.what());
+        }
+      }
+      done.push_back({{"id", s.row.migration_id}, {"name", s.row.name}, {"outcome", "failed"},
+                      {"duration_ms", outcome.duration_ms}});
+      std::string msg = err.format();
+      msg += no_tx ? "\n" + down.path.filename().string() +
+                         " ran without a transaction: statements before the failing one stayed applied, and " +
+                         s.label() + " is now recorded as failed. Finish undoing it by hand, then `mgr repair " +
+                         env.name + "` removes its row."
+                   : "\n" + down.path.filename().string() + " was rolled back and " + s.label() +
+                         " is still applied; " + std::to_string(i) + " migration(s) before it in this rollback were undone.";
+      if (global.json) {
+        out["ok"] = false;
+        out["rolled_back"] = done;
+        out["backup"] = backup_file ? json(*backup_file) : json(nullptr);
+        out["error"] = {{"file", err.file.string()},
+                        {"line", err.pos ? json(err.pos->line) : json(nullptr)},
+                        {"column", err.pos ? json(err.pos->col) : json(nullptr)},
+                        {"sqlstate", err.sqlstate},
+                        {"message", err.message}};
+        print_json(out);
+      } else {
+        print_line("  " + style.red("FAILED") + " " + s.label() + "  (" + std::to_string(outcome.duration_ms) + " ms)");
+      }
+      throw Failure(msg);
+    }
+    done.push_back({{"id", s.row.migration_id}, {"name", s.row.name}, {"outcome", "rolled back"},
+                    {"duration_ms", outcome.duration_ms}});
+    if (!global.json) {
+      print_line("  " + style.green("rolled back") + " " + s.label() + "  (" + std::to_string(outcome.duration_ms) + " ms)");
+    }
+  }
+  out["ok"] = true;
+  out["rolled_back"] = done;
+  out["backup"] = backup_file ? json(*backup_file) : json(nullptr);
+  out["duration_ms"] = total_ms;
+  out["newest_applied"] = newest_after;
+  if (global.json) {
+    print_json(out);
+  } else {
+    print_line(env.name + ": rolled back " + std::to_string(steps.size()) + " migration(s) in " +
+               std::to_string(total_ms) + " ms; newest applied is now " + newest_after);
+    for (const auto& other : config.environments) {
+      if (other.promote_from && *other.promote_from == env.name) {
+        print_line("note: while " + other.name + " still has these migrations, `mgr validate` reports its promotion "
+                   "order as broken");
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace mgr
