@@ -77,6 +77,22 @@ std::string id_list(const std::vector<const Migration*>& ms) {
   return join(ids, ", ");
 }
 
+// libpq's messages span lines ("...\n\tIs the server running..."); a finding is one line.
+std::string one_line(const std::string& text) {
+  std::string out;
+  bool space = false;
+  for (char c : text) {
+    if (c == '\n' || c == '\r' || c == '\t' || c == ' ') {
+      space = true;
+      continue;
+    }
+    if (space && !out.empty()) out += ' ';
+    space = false;
+    out += c;
+  }
+  return out;
+}
+
 std::string plural(std::size_t n, const std::string& word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
@@ -156,7 +172,7 @@ std::vector<Finding> environment_findings(const Catalog& catalog, const std::str
 }
 
 Finding unreachable_finding(const std::string& env, const std::string& error) {
-  return {FindingSeverity::error, "unreachable", env, std::nullopt, env + " could not be read: " + error,
+  return {FindingSeverity::error, "unreachable", env, std::nullopt, env + " could not be read: " + one_line(error),
           "check the url, the network and the credentials; the other environments were still checked"};
 }
 
@@ -267,8 +283,8 @@ std::string format_finding(const Finding& f) {
   std::string out = sev + " [" + f.code + "]";
   if (f.environment) out += " " + *f.environment;
   if (f.migration) out += " " + *f.migration;
-  out += ": " + f.message;
-  if (!f.advice.empty()) out += " -> " + f.advice;
+  out += ": " + one_line(f.message);
+  if (!f.advice.empty()) out += " -> " + one_line(f.advice);
   return out;
 }
 

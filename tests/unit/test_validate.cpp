@@ -1,0 +1,243 @@
+// The pure rules behind `mgr validate` (src/validate.cpp).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "mgr/validate.hpp"
+#include "support/test_support.hpp"
+
+using mgr::test::TempDir;
+using mgr::test::write_file;
+
+namespace mgr {
+namespace {
+
+std::vector<const Finding*> with_code(const std::vector<Finding>& findings, const std::string& code) {
+  std::vector<const Finding*> out;
+  for (const auto& f : findings) {
+    if (f.code == code) out.push_back(&f);
+  }
+  return out;
+}
+
+HistoryRow row(const std::string& id, const std::string& name, const std::string& checksum, const std::string& env,
+               bool success = true) {
+  HistoryRow r;
+  r.migration_id = id;
+  r.name = name;
+  r.checksum = checksum;
+  r.environment = env;
+  r.success = success;
+  r.applied_at = "2025-01-01T00:00:00Z";
+  return r;
+}
+
+class ValidateFiles : public ::testing::Test {
+ protected:
+  TempDir dir;
+  void add(const std::string& name, const std::string& sql) { write_file(dir / name, sql); }
+  std::vector<Finding> findings(LintPolicy policy = LintPolicy::block) {
+    return file_findings(scan_catalog(dir.path()), LintSettings{}, policy);
+  }
+};
+
+TEST_F(ValidateFiles, CleanFilesHaveNoFindings) {
+  add("0001_items.sql", "CREATE TABLE IF NOT EXISTS items (id bigint PRIMARY KEY, label text);\n");
+  add("0001_items.down.sql", "DROP TABLE items;\n");  // destructive down files are fine
+  EXPECT_TRUE(findings().empty());
+}
+
+TEST_F(ValidateFiles, CatalogProblemsBecomeErrorsWithTheirCodeAndMigration) {
+  add("0001_items.sql", "CREATE TABLE IF NOT EXISTS items (id bigint);\n");
+  add("Bad-Name.sql", "SELECT 1;\n");
+  add("0002_a.sql", "SELECT 1;\n");
+  add("2_b.sql", "SELECT 1;\n");
+  add("0003_gone.down.sql", "SELECT 1;\n");
+  add("0004_empty.sql", "  \n");
+  add("0005_directive.sql", "-- mgr:no-transactoin\nSELECT 1;\n");
+  auto fs = findings();
+  for (const char* code : {"invalid-name", "duplicate-id", "orphan-down", "empty-file", "unknown-directive"}) {
+    auto hits = with_code(fs, code);
+    ASSERT_FALSE(hits.empty()) << code;
+    EXPECT_EQ(hits[0]->severity, FindingSeverity::error) << code;
+    EXPECT_FALSE(hits[0]->environment) << code;
+    EXPECT_FALSE(hits[0]->advice.empty()) << code;
+  }
+  EXPECT_FALSE(with_code(fs, "invalid-name")[0]->migration);
+  EXPECT_EQ(with_code(fs, "orphan-down")[0]->migration.value_or(""), "0003");
+  EXPECT_EQ(with_code(fs, "unknown-directive")[0]->migration.value_or(""), "0005");
+  EXPECT_NE(with_code(fs, "unknown-directive")[0]->message.find("0005_directive.sql:1"), std::string::npos);
+}
+
+TEST_F(ValidateFiles, SqlThatDoesNotParseIsReportedOnceWithLineAndColumn) {
+  add("0001_items.sql", "CREATE TABLE IF NOT EXISTS items (id bigint);\nALTER TABLE items ADD COLUMN;\n");
+  add("0001_items.down.sql", "DROP TABLE items;\nDROPP TABLE x;\n");
+  auto fs = findings();
+  auto hits = with_code(fs, "parse-error");
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_NE(hits[0]->message.find("0001_items.sql:2:"), std::string::npos) << hits[0]->message;
+  EXPECT_NE(hits[1]->message.find("0001_items.down.sql:2:1"), std::string::npos) << hits[1]->message;
+  EXPECT_EQ(hits[0]->migration.value_or(""), "0001");
+  // The linter's own parse-error finding is not repeated.
+  EXPECT_TRUE(with_code(fs, "lint-parse-error").empty());
+}
+
+TEST_F(ValidateFiles, LintErrorsFollowTheStrictestPolicy) {
+  add("0001_items.sql", "CREATE TABLE IF NOT EXISTS items (id bigint, label text);\n");
+  add("0002_drop.sql", "ALTER TABLE items DROP COLUMN label;\n");
+  add("0003_allowed.sql", "-- mgr:allow drop-column reason: unused since v2\nALTER TABLE items DROP COLUMN id;\n");
+  add("0004_ts.sql", "CREATE TABLE IF NOT EXISTS ev (id bigint, at timestamp);\n");
+
+  auto block = findings(LintPolicy::block);
+  auto drop = with_code(block, "lint-drop-column");
+  ASSERT_EQ(drop.size(), 1u);  // the allowed one is not reported
+  EXPECT_EQ(drop[0]->severity, FindingSeverity::error);
+  EXPECT_EQ(drop[0]->migration.value_or(""), "0002");
+  EXPECT_NE(drop[0]->message.find("0002_drop.sql:1:"), std::string::npos);
+  EXPECT_NE(drop[0]->advice.find("-- mgr:allow drop-column"), std::string::npos);
+  auto ts = with_code(block, "lint-prefer-timestamptz");
+  ASSERT_EQ(ts.size(), 1u);
+  EXPECT_EQ(ts[0]->severity, FindingSeverity::warning);
+
+  auto warn = findings(LintPolicy::warn);
+  ASSERT_EQ(with_code(warn, "lint-drop-column").size(), 1u);
+  EXPECT_EQ(with_code(warn, "lint-drop-column")[0]->severity, FindingSeverity::warning);
+  EXPECT_FALSE(has_errors(warn));
+
+  EXPECT_TRUE(findings(LintPolicy::off).empty());
+}
+
+TEST(ValidatePolicy, StrictestLintPolicyWins) {
+  Environment a, b;
+  a.lint = LintPolicy::off;
+  b.lint = LintPolicy::warn;
+  EXPECT_EQ(strictest_lint_policy({&a}), LintPolicy::off);
+  EXPECT_EQ(strictest_lint_policy({&a, &b}), LintPolicy::warn);
+  b.lint = LintPolicy::block;
+  EXPECT_EQ(strictest_lint_policy({&a, &b}), LintPolicy::block);
+}
+
+class ValidateHistory : public ::testing::Test {
+ protected:
+  TempDir dir;
+  Catalog catalog;
+  void SetUp() override {
+    write_file(dir / "0001_a.sql", "SELECT 1;\n");
+    write_file(dir / "0002_b.sql", "SELECT 2;\n");
+    write_file(dir / "0003_c.sql", "SELECT 3;\n");
+    catalog = load_catalog(dir.path());
+  }
+  std::string sum(const std::string& id) { return catalog.find(id)->up.checksum; }
+};
+
+TEST_F(ValidateHistory, EachEnvironmentRuleHasItsCode) {
+  // 0003 recorded by another environment: this database is prod's.
+  std::vector<HistoryRow> rows{row("0001", "a", "0000", "dev"), row("0003", "c", sum("0003"), "prod"),
+                               row("0009", "gone", "x", "dev"), row("0010", "broken", "y", "dev", false)};
+  auto fs = environment_findings(catalog, "dev", rows);
+  for (const char* code : {"checksum-mismatch", "missing-file", "failed-migration", "out-of-order", "environment-mismatch"}) {
+    auto hits = with_code(fs, code);
+    ASSERT_EQ(hits.size(), 1u) << code;
+    EXPECT_EQ(hits[0]->severity, FindingSeverity::error);
+    EXPECT_EQ(hits[0]->environment.value_or(""), "dev");
+  }
+  EXPECT_EQ(with_code(fs, "checksum-mismatch")[0]->migration.value_or(""), "0001");
+  EXPECT_EQ(with_code(fs, "missing-file")[0]->migration.value_or(""), "0009");
+  EXPECT_EQ(with_code(fs, "failed-migration")[0]->migration.value_or(""), "0010");
+  EXPECT_EQ(with_code(fs, "out-of-order")[0]->migration.value_or(""), "0002");
+  EXPECT_FALSE(with_code(fs, "environment-mismatch")[0]->migration);
+  EXPECT_NE(with_code(fs, "checksum-mismatch")[0]->advice.find("mgr repair dev"), std::string::npos);
+}
+
+TEST_F(ValidateHistory, InOrderHistoryIsClean) {
+  std::vector<HistoryRow> rows{row("0001", "a", sum("0001"), "dev")};
+  EXPECT_TRUE(environment_findings(catalog, "dev", rows).empty());
+}
+
+EnvironmentState state(const std::string& name, std::optional<std::string> from, std::vector<HistoryRow> rows,
+                       const std::string& key) {
+  EnvironmentState s;
+  s.name = name;
+  s.promote_from = std::move(from);
+  s.rows = std::move(rows);
+  s.reachable = true;
+  s.identity_key = key;
+  return s;
+}
+
+TEST_F(ValidateHistory, PromotionOrderBrokenWhenTargetHasWhatSourceLacksOrHasDifferently) {
+  std::vector<EnvironmentState> states{
+      state("dev", std::nullopt, {row("0001", "a", sum("0001"), "dev"), row("0002", "b", "old", "dev")}, "k1"),
+      state("test", "dev",
+            {row("0001", "a", sum("0001"), "test"), row("0002", "b", sum("0002"), "test"),
+             row("0003", "c", sum("0003"), "test")},
+            "k2")};
+  auto fs = cross_environment_findings(catalog, states, {"dev", "test"});
+  auto broken = with_code(fs, "promotion-order-broken");
+  ASSERT_EQ(broken.size(), 2u);
+  EXPECT_EQ(broken[0]->migration.value_or(""), "0002");
+  EXPECT_NE(broken[0]->message.find("another checksum"), std::string::npos);
+  EXPECT_EQ(broken[1]->migration.value_or(""), "0003");
+  EXPECT_NE(broken[1]->message.find("dev does not"), std::string::npos);
+  EXPECT_EQ(broken[1]->environment.value_or(""), "test");
+  EXPECT_TRUE(with_code(fs, "same-database").empty());
+}
+
+TEST_F(ValidateHistory, SameDatabaseComparesIdentityKeys) {
+  std::vector<EnvironmentState> states{state("dev", std::nullopt, {}, "sys:5432:app"),
+                                       state("test", "dev", {}, "sys:5432:app"),
+                                       state("prod", "test", {}, "sys:5432:app_prod")};
+  auto fs = cross_environment_findings(catalog, states, {"dev", "test", "prod"});
+  auto same = with_code(fs, "same-database");
+  ASSERT_EQ(same.size(), 1u);
+  EXPECT_EQ(same[0]->severity, FindingSeverity::error);
+  EXPECT_NE(same[0]->message.find("dev and test"), std::string::npos);
+}
+
+TEST_F(ValidateHistory, CanPromoteCountsWhatTheGateWouldAccept) {
+  std::vector<EnvironmentState> states{
+      state("dev", std::nullopt, {row("0001", "a", sum("0001"), "dev"), row("0002", "b", sum("0002"), "dev")}, "k1"),
+      state("test", "dev", {}, "k2")};
+  auto fs = cross_environment_findings(catalog, states, {"dev", "test"});
+  auto apply = with_code(fs, "can-apply");
+  ASSERT_EQ(apply.size(), 1u);
+  EXPECT_EQ(apply[0]->severity, FindingSeverity::info);
+  EXPECT_NE(apply[0]->message.find("dev can take 1 pending migration: 0003"), std::string::npos) << apply[0]->message;
+  auto promote = with_code(fs, "can-promote");
+  ASSERT_EQ(promote.size(), 1u);
+  EXPECT_NE(promote[0]->message.find("test can take 2 migrations from dev: 0001, 0002; 1 more pending wait for dev"),
+            std::string::npos)
+      << promote[0]->message;
+  EXPECT_FALSE(has_errors(fs));
+}
+
+TEST_F(ValidateHistory, UnreachableSourceSkipsCrossChecksForItsTargets) {
+  auto dev = state("dev", std::nullopt, {}, "");
+  dev.reachable = false;
+  std::vector<EnvironmentState> states{dev, state("test", "dev", {row("0001", "a", sum("0001"), "test")}, "k2")};
+  auto fs = cross_environment_findings(catalog, states, {"test"});
+  EXPECT_TRUE(with_code(fs, "promotion-order-broken").empty());
+  EXPECT_TRUE(with_code(fs, "can-promote").empty());
+  auto u = unreachable_finding("dev", "cannot connect\n\tIs the server running?");
+  EXPECT_EQ(u.code, "unreachable");
+  EXPECT_EQ(u.message.find('\n'), std::string::npos);
+}
+
+TEST(ValidateOutput, JsonAndTextCarryTheSameFields) {
+  std::vector<Finding> fs{{FindingSeverity::warning, "lint-prefer-timestamptz", std::nullopt, "0004", "m1", "a1"},
+                          {FindingSeverity::error, "checksum-mismatch", "test", "0002", "m2", "a2"}};
+  auto j = findings_json(fs);
+  EXPECT_EQ(j["ok"], false);
+  ASSERT_EQ(j["findings"].size(), 2u);
+  EXPECT_EQ(j["findings"][0]["severity"], "warning");
+  EXPECT_TRUE(j["findings"][0]["environment"].is_null());
+  EXPECT_EQ(j["findings"][1]["environment"], "test");
+  EXPECT_EQ(j["findings"][1]["migration"], "0002");
+  EXPECT_EQ(j["findings"][1]["advice"], "a2");
+  EXPECT_EQ(format_finding(fs[1]), "error   [checksum-mismatch] test 0002: m2 -> a2");
+  EXPECT_TRUE(findings_json({fs[0]})["ok"].get<bool>());
+}
+
+}  // namespace
+}  // namespace mgr
