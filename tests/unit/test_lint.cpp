@@ -211,3 +211,27 @@ TEST(LintRegistry, IdsAreUniqueAndEveryRuleIsDocumented) {
   EXPECT_NE(find_lint_rule("drop-column"), nullptr);
   EXPECT_EQ(find_lint_rule("no-such-rule"), nullptr);
 }
+
+// The documented examples are part of the contract: the bad one must fire
+// its rule and the good one must not (directives in them are honoured).
+TEST(LintRegistry, DocumentedExamplesBehaveAsDocumented) {
+  auto lint_text = [](const std::string& sql) {
+    MigrationFile f;
+    f.path = "example.sql";
+    f.sql = sql;
+    f.directives = parse_directives(sql, f.path, nullptr);
+    return lint_migration(f, {});
+  };
+  for (const auto& rule : lint_rules()) {
+    auto bad = lint_text(rule.bad_example);
+    auto good = lint_text(rule.good_example);
+    auto unallowed_hit = [&](const LintResult& r) {
+      for (const auto& f : r.findings) {
+        if (f.rule == rule.id && !f.allowed) return true;
+      }
+      return false;
+    };
+    EXPECT_TRUE(unallowed_hit(bad)) << rule.id << " bad example does not fire:\n" << rule.bad_example;
+    EXPECT_FALSE(unallowed_hit(good)) << rule.id << " good example fires:\n" << rule.good_example;
+  }
+}
