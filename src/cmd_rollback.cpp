@@ -221,8 +221,8 @@ int run_rollback(const GlobalOptions& global, const RollbackOptions& opts) {
                          " ran without a transaction: statements before the failing one stayed applied, and " +
                          s.label() + " is now recorded as failed. Finish undoing it by hand, then `mgr repair " +
                          env.name + "` removes its row."
-                   : "\n" + down.path.filename().string() + " was rolled back and " + s.label() +
-                         " is still applied; " + std::to_string(i) + " migration(s) before it in this rollback were undone.";
+                   : "\nits transaction was rolled back, so " + s.label() + " is still applied; " +
+                         std::to_string(i) + " migration(s) before it in this rollback were undone, none after it ran.";
       if (global.json) {
         out["ok"] = false;
         out["rolled_back"] = done;
