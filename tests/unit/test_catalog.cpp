@@ -1,0 +1,502 @@
+// catalog.hpp: file naming, problems, ordering, checksums and directives.
+#include "mgr/catalog.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "mgr/error.hpp"
+#include "support/test_support.hpp"
+
+namespace mgr {
+namespace {
+
+using ::testing::HasSubstr;
+using test::TempDir;
+using test::write_file;
+namespace fs = std::filesystem;
+
+const std::string k_sql = "create table t (id int);\n";
+
+std::vector<std::string> ids_of(const Catalog& c) {
+  std::vector<std::string> out;
+  for (const auto& m : c.migrations) out.push_back(m.id);
+  return out;
+}
+
+std::vector<std::string> codes_of(const CatalogScan& s) {
+  std::vector<std::string> out;
+  for (const auto& p : s.problems) out.push_back(p.code);
+  return out;
+}
+
+// The only problem, or a test failure.
+CatalogProblem only_problem(const CatalogScan& s) {
+  EXPECT_EQ(s.problems.size(), 1u) << ::testing::PrintToString(codes_of(s));
+  return s.problems.empty() ? CatalogProblem{} : s.problems.front();
+}
+
+// ---- naming and pairing ---------------------------------------------------
+
+TEST(Catalog, ReadsUpAndDownPairs) {
+  TempDir dir;
+  write_file(dir / "20250101120000_create_users.sql", k_sql);
+  write_file(dir / "20250101120000_create_users.down.sql", "drop table t;\n");
+  write_file(dir / "20250102120000_add_index.sql", "create index on t (id);\n");
+  auto scan = scan_catalog(dir.path());
+  EXPECT_TRUE(scan.problems.empty());
+  ASSERT_EQ(scan.catalog.migrations.size(), 2u);
+  const auto& first = scan.catalog.migrations[0];
+  EXPECT_EQ(first.id, "20250101120000");
+  EXPECT_EQ(first.name, "create_users");
+  EXPECT_EQ(first.label(), "20250101120000_create_users");
+  EXPECT_EQ(first.up.path, dir / "20250101120000_create_users.sql");
+  EXPECT_EQ(first.up.sql, k_sql);
+  ASSERT_TRUE(first.down.has_value());
+  EXPECT_EQ(first.down->path, dir / "20250101120000_create_users.down.sql");
+  EXPECT_EQ(first.down->sql, "drop table t;\n");
+  EXPECT_FALSE(scan.catalog.migrations[1].down.has_value());
+  EXPECT_EQ(scan.catalog.dir, dir.path());
+}
+
+TEST(Catalog, ShortNumericIdsAreValid) {
+  TempDir dir;
+  write_file(dir / "0001_init.sql", k_sql);
+  write_file(dir / "0002_more_2.sql", k_sql);
+  auto scan = scan_catalog(dir.path());
+  EXPECT_TRUE(scan.problems.empty());
+  EXPECT_EQ(ids_of(scan.catalog), (std::vector<std::string>{"0001", "0002"}));
+  EXPECT_EQ(scan.catalog.migrations[1].name, "more_2");
+}
+
+TEST(Catalog, TwentyDigitIdIsValidTwentyOneIsNot) {
+  TempDir dir;
+  write_file(dir / "12345678901234567890_ok.sql", k_sql);
+  write_file(dir / "123456789012345678901_too_long.sql", k_sql);
+  auto scan = scan_catalog(dir.path());
+  EXPECT_EQ(ids_of(scan.catalog), (std::vector<std::string>{"12345678901234567890"}));
+  auto p = only_problem(scan);
+  EXPECT_EQ(p.code, "invalid-name");
+  EXPECT_EQ(p.path, dir / "123456789012345678901_too_long.sql");
+}
+
+TEST(Catalog, BadSqlFileNamesAreReportedEach) {
+  TempDir dir;
+  const std::vector<std::string> bad = {
+      "create_users.sql",         // no id
+      "2025_Create_Users.sql",    // upper case
+      "2025-create-users.sql",    // dashes
+      "2025_.sql",                // empty name
+      "2025.sql",                 // no name at all
+      "2025_add users.sql",       // space
+      "abc_2025_x.sql",           // id not first
+      "2025_x.up.sql",            // extra dot
+  };
+  for (const auto& name : bad) write_file(dir / name, k_sql);
+  write_file(dir / "2026_good.sql", k_sql);
+  auto scan = scan_catalog(dir.path());
+  EXPECT_EQ(ids_of(scan.catalog), (std::vector<std::string>{"2026"}));
+  ASSERT_EQ(scan.problems.size(), bad.size());
+  for (const auto& p : scan.problems) {
+    EXPECT_EQ(p.code, "invalid-name") << p.path;
+    EXPECT_THAT(p.format(), HasSubstr(p.path.string()));
+    EXPECT_THAT(p.message, HasSubstr("<id>_<name>.sql"));
+  }
+}
+
+TEST(Catalog, OtherFilesAreIgnored) {
+  TempDir dir;
+  write_file(dir / "README.md", "# migrations\n");
+  write_file(dir / ".gitkeep", "");
+  write_file(dir / "notes.txt", "x");
+  write_file(dir / ".hidden.sql", "whatever");
+  fs::create_directories(dir / "subdir.sql");  // a directory is not a file
+  write_file(dir / "0001_init.sql", k_sql);
+  auto scan = scan_catalog(dir.path());
+  EXPECT_TRUE(scan.problems.empty()) << ::testing::PrintToString(codes_of(scan));
+  EXPECT_EQ(ids_of(scan.catalog), (std::vector<std::string>{"0001"}));
+}
+
+TEST(Catalog, DuplicateIdNamesBothFilesAndDropsBoth) {
+  TempDir dir;
+  write_file(dir / "20250101000000_a.sql", k_sql);
+  write_file(dir / "20250101000000_b.sql", k_sql);
+  write_file(dir / "20250102000000_c.sql", k_sql);
+  auto scan = scan_catalog(dir.path());
+  EXPECT_EQ(ids_of(scan.catalog), (std::vector<std::string>{"20250102000000"}));
+  ASSERT_EQ(scan.problems.size(), 2u);
+  for (const auto& p : scan.problems) {
+    EXPECT_EQ(p.code, "duplicate-id");
+    EXPECT_THAT(p.message, HasSubstr("20250101000000_a.sql"));
+    EXPECT_THAT(p.message, HasSubstr("20250101000000_b.sql"));
+  }
+}
+
+TEST(Catalog, NumericallyEqualIdsAreDuplicates) {
+  TempDir dir;
+  write_file(dir / "1_a.sql", k_sql);
+  write_file(dir / "0001_b.sql", k_sql);
+  auto scan = scan_catalog(dir.path());
+  EXPECT_TRUE(scan.catalog.migrations.empty());
+  ASSERT_EQ(scan.problems.size(), 2u);
+  EXPECT_EQ(scan.problems[0].code, "duplicate-id");
+  EXPECT_THAT(scan.problems[0].message, HasSubstr("1_a.sql"));
+  EXPECT_THAT(scan.problems[0].message, HasSubstr("0001_b.sql"));
+}
+
+TEST(Catalog, DownFileWithoutUpIsAnOrphan) {
+  TempDir dir;
+  write_file(dir / "0001_init.sql", k_sql);
+  write_file(dir / "0002_gone.down.sql", "drop table t;\n");
+  auto scan = scan_catalog(dir.path());
+  auto p = only_problem(scan);
+  EXPECT_EQ(p.code, "orphan-down");
+  EXPECT_EQ(p.path, dir / "0002_gone.down.sql");
+  EXPECT_THAT(p.message, HasSubstr("0002_gone.sql"));
+  EXPECT_EQ(ids_of(scan.catalog), (std::vector<std::string>{"0001"}));
+}
+
+TEST(Catalog, DownFileWithADifferentNameIsAnOrphan) {
+  TempDir dir;
+  write_file(dir / "0001_init.sql", k_sql);
+  write_file(dir / "0001_initial.down.sql", "drop table t;\n");
+  auto scan = scan_catalog(dir.path());
+  auto p = only_problem(scan);
+  EXPECT_EQ(p.code, "orphan-down");
+  ASSERT_EQ(scan.catalog.migrations.size(), 1u);
+  EXPECT_FALSE(scan.catalog.migrations[0].down.has_value());
+}
+
+TEST(Catalog, EmptyOrBlankUpFileIsAProblem) {
+  TempDir dir;
+  write_file(dir / "0001_empty.sql", "");
+  write_file(dir / "0002_blank.sql", "  \n\r\n\t\n");
+  write_file(dir / "0003_ok.sql", k_sql);
+  auto scan = scan_catalog(dir.path());
+  EXPECT_EQ(ids_of(scan.catalog), (std::vector<std::string>{"0003"}));
+  ASSERT_EQ(scan.problems.size(), 2u);
+  EXPECT_EQ(scan.problems[0].code, "empty-file");
+  EXPECT_EQ(scan.problems[0].path, dir / "0001_empty.sql");
+  EXPECT_EQ(scan.problems[1].code, "empty-file");
+  EXPECT_EQ(scan.problems[1].path, dir / "0002_blank.sql");
+}
+
+TEST(Catalog, EmptyDownFileIsAllowed) {
+  TempDir dir;
+  write_file(dir / "0001_init.sql", k_sql);
+  write_file(dir / "0001_init.down.sql", "");
+  auto scan = scan_catalog(dir.path());
+  EXPECT_TRUE(scan.problems.empty());
+  ASSERT_EQ(scan.catalog.migrations.size(), 1u);
+  EXPECT_TRUE(scan.catalog.migrations[0].down.has_value());
+}
+
+TEST(Catalog, InvalidUtf8IsReportedWithItsLine) {
+  TempDir dir;
+  write_file(dir / "0001_latin1.sql", "-- ok\ninsert into t values ('caf\xE9');\n");
+  auto scan = scan_catalog(dir.path());
+  auto p = only_problem(scan);
+  EXPECT_EQ(p.code, "invalid-utf8");
+  EXPECT_EQ(p.path, dir / "0001_latin1.sql");
+  EXPECT_EQ(p.line, 2);
+  EXPECT_EQ(p.format().rfind((dir / "0001_latin1.sql").string() + ":2: ", 0), 0u) << p.format();
+  EXPECT_TRUE(scan.catalog.migrations.empty());
+}
+
+TEST(Catalog, InvalidUtf8InDownFileIsReported) {
+  TempDir dir;
+  write_file(dir / "0001_init.sql", k_sql);
+  write_file(dir / "0001_init.down.sql", "drop table \xFF;\n");
+  auto scan = scan_catalog(dir.path());
+  auto p = only_problem(scan);
+  EXPECT_EQ(p.code, "invalid-utf8");
+  EXPECT_EQ(p.path, dir / "0001_init.down.sql");
+}
+
+TEST(Catalog, ValidUtf8Passes) {
+  TempDir dir;
+  write_file(dir / "0001_unicode.sql", "insert into t values ('caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80');\n");
+  auto scan = scan_catalog(dir.path());
+  EXPECT_TRUE(scan.problems.empty());
+  EXPECT_EQ(scan.catalog.migrations.size(), 1u);
+}
+
+TEST(Catalog, IsValidUtf8RejectsMalformedSequences) {
+  std::size_t bad = 99;
+  EXPECT_TRUE(is_valid_utf8("plain ascii"));
+  EXPECT_TRUE(is_valid_utf8("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"));
+  EXPECT_FALSE(is_valid_utf8("ab\xC3", &bad));  // truncated
+  EXPECT_EQ(bad, 2u);
+  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));           // overlong '/'
+  EXPECT_FALSE(is_valid_utf8("\xE0\x80\xAF"));       // overlong, 3 bytes
+  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));       // UTF-16 surrogate
+  EXPECT_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));   // past U+10FFFF
+  EXPECT_FALSE(is_valid_utf8("\x80"));               // lone continuation byte
+  EXPECT_FALSE(is_valid_utf8("x\xC3(", &bad));       // bad continuation byte
+  EXPECT_EQ(bad, 1u);
+}
+
+TEST(Catalog, ProblemFormatWithAndWithoutLine) {
+  CatalogProblem whole{"empty-file", "/m/0001_a.sql", 0, "migration file is empty"};
+  CatalogProblem at_line{"unknown-directive", "/m/0001_a.sql", 3, "unknown directive"};
+  EXPECT_EQ(whole.format(), "/m/0001_a.sql: migration file is empty");
+  EXPECT_EQ(at_line.format(), "/m/0001_a.sql:3: unknown directive");
+}
+
+TEST(Catalog, MissingDirectoryIsAConfigError) {
+  TempDir dir;
+  EXPECT_THROW(scan_catalog(dir / "nope"), ConfigError);
+  write_file(dir / "file", "x");
+  EXPECT_THROW(scan_catalog(dir / "file"), ConfigError);
+}
+
+TEST(Catalog, EmptyDirectoryIsAnEmptyCatalog) {
+  TempDir dir;
+  auto c = load_catalog(dir.path());
+  EXPECT_TRUE(c.migrations.empty());
+}
+
+TEST(Catalog, LoadCatalogThrowsConfigErrorListingEveryProblem) {
+  TempDir dir;
+  write_file(dir / "0001_a.sql", k_sql);
+  write_file(dir / "0001_b.sql", k_sql);
+  write_file(dir / "0002_empty.sql", "");
+  write_file(dir / "Bad.sql", k_sql);
+  try {
+    load_catalog(dir.path());
+    FAIL() << "accepted a broken catalog";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.code(), ExitCode::usage);
+    std::string msg = e.what();
+    EXPECT_THAT(msg, HasSubstr((dir / "0001_a.sql").string()));
+    EXPECT_THAT(msg, HasSubstr((dir / "0001_b.sql").string()));
+    EXPECT_THAT(msg, HasSubstr((dir / "0002_empty.sql").string() + ": migration file is empty"));
+    EXPECT_THAT(msg, HasSubstr((dir / "Bad.sql").string()));
+  }
+}
+
+// ---- ordering ------------------------------------------------------------
+
+TEST(Catalog, CompareIdsIsNumeric) {
+  EXPECT_LT(compare_ids("9", "10"), 0);
+  EXPECT_GT(compare_ids("10", "9"), 0);
+  EXPECT_EQ(compare_ids("0001", "1"), 0);
+  EXPECT_EQ(compare_ids("0", "000"), 0);
+  EXPECT_LT(compare_ids("0009", "10"), 0);
+  EXPECT_LT(compare_ids("20250101120000", "20250101120001"), 0);
+  EXPECT_GT(compare_ids("99999999999999999999", "9999999999999999999"), 0);  // beyond 64-bit
+  EXPECT_EQ(compare_ids("42", "42"), 0);
+}
+
+TEST(Catalog, MigrationsSortNumericallyNotLexically) {
+  TempDir dir;
+  write_file(dir / "10_ten.sql", k_sql);
+  write_file(dir / "9_nine.sql", k_sql);
+  write_file(dir / "100_hundred.sql", k_sql);
+  write_file(dir / "0011_eleven.sql", k_sql);
+  write_file(dir / "1_one.sql", k_sql);
+  auto c = load_catalog(dir.path());
+  EXPECT_EQ(ids_of(c), (std::vector<std::string>{"1", "9", "10", "0011", "100"}));
+}
+
+TEST(Catalog, FindIsByIdAsWritten) {
+  TempDir dir;
+  write_file(dir / "0001_init.sql", k_sql);
+  auto c = load_catalog(dir.path());
+  ASSERT_NE(c.find("0001"), nullptr);
+  EXPECT_EQ(c.find("0001")->name, "init");
+  EXPECT_EQ(c.find("0002"), nullptr);
+}
+
+// ---- checksums -----------------------------------------------------------
+
+TEST(Catalog, Sha256KnownVectors) {
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST(Catalog, NormalizeStripsBomAndCrlfOnly) {
+  EXPECT_EQ(normalize_sql_text("\xEF\xBB\xBFselect 1;\r\nselect 2;\r\n"), "select 1;\nselect 2;\n");
+  EXPECT_EQ(normalize_sql_text("a\rb\n"), "a\rb\n");                      // lone CR kept
+  EXPECT_EQ(normalize_sql_text("x\xEF\xBB\xBFy"), "x\xEF\xBB\xBFy");      // only a leading BOM
+  EXPECT_EQ(normalize_sql_text("\xEF\xBB\xBF\xEF\xBB\xBFz"), "\xEF\xBB\xBFz");
+}
+
+TEST(Catalog, FileChecksumIsSha256OfNormalizedText) {
+  EXPECT_EQ(file_checksum("abc"), sha256_hex("abc"));
+  EXPECT_EQ(file_checksum("\xEF\xBB\xBF" "abc"), sha256_hex("abc"));
+  EXPECT_EQ(file_checksum("a\r\nb"), sha256_hex("a\nb"));
+  EXPECT_NE(file_checksum("a\nb"), file_checksum("a\nb "));
+}
+
+TEST(Catalog, CrlfAndBomFilesHaveTheSameChecksumAsLf) {
+  TempDir lf, crlf, bom;
+  const std::string text = "-- users\ncreate table users (\n  id bigint primary key\n);\n";
+  std::string text_crlf;
+  for (char ch : text) {
+    if (ch == '\n') text_crlf += "\r\n"; else text_crlf += ch;
+  }
+  write_file(lf / "0001_users.sql", text);
+  write_file(crlf / "0001_users.sql", text_crlf);
+  write_file(bom / "0001_users.sql", "\xEF\xBB\xBF" + text_crlf);
+  auto a = load_catalog(lf.path()), b = load_catalog(crlf.path()), c = load_catalog(bom.path());
+  const auto& sum = a.migrations.at(0).up.checksum;
+  EXPECT_EQ(sum, sha256_hex(text));
+  EXPECT_EQ(b.migrations.at(0).up.checksum, sum);
+  EXPECT_EQ(c.migrations.at(0).up.checksum, sum);
+  EXPECT_EQ(c.migrations.at(0).up.sql, text);  // what runs is the normalized text too
+}
+
+TEST(Catalog, ChecksumIsLowerHexAndChangesWithContent) {
+  TempDir one, two;
+  write_file(one / "0001_a.sql", "select 1;\n");
+  write_file(two / "0001_a.sql", "select 2;\n");
+  auto a = load_catalog(one.path()).migrations.at(0).up.checksum;
+  auto b = load_catalog(two.path()).migrations.at(0).up.checksum;
+  EXPECT_EQ(a.size(), 64u);
+  EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_NE(a, b);
+}
+
+TEST(Catalog, DownFileHasItsOwnChecksum) {
+  TempDir dir;
+  write_file(dir / "0001_a.sql", "create table a (x int);\n");
+  write_file(dir / "0001_a.down.sql", "drop table a;\n");
+  auto m = load_catalog(dir.path()).migrations.at(0);
+  ASSERT_TRUE(m.down);
+  EXPECT_EQ(m.up.checksum, sha256_hex("create table a (x int);\n"));
+  EXPECT_EQ(m.down->checksum, sha256_hex("drop table a;\n"));
+}
+
+// ---- directives ----------------------------------------------------------
+
+Directives directives_of(const std::string& sql, std::vector<CatalogProblem>* problems) {
+  return parse_directives(sql, "/m/0001_x.sql", problems);
+}
+
+TEST(Catalog, NoTransactionDirective) {
+  std::vector<CatalogProblem> problems;
+  auto d = directives_of("-- build the index online\n-- mgr:no-transaction\ncreate index concurrently i on t (x);\n",
+                         &problems);
+  EXPECT_TRUE(problems.empty());
+  EXPECT_TRUE(d.no_transaction);
+  EXPECT_TRUE(d.allows.empty());
+  EXPECT_FALSE(directives_of("create index i on t (x);\n", &problems).no_transaction);
+}
+
+TEST(Catalog, DirectivesAfterBlankLinesAndIndentStillCount) {
+  std::vector<CatalogProblem> problems;
+  auto d = directives_of("\n\n   --   mgr:no-transaction   \n\nselect 1;\n", &problems);
+  EXPECT_TRUE(problems.empty());
+  EXPECT_TRUE(d.no_transaction);
+}
+
+TEST(Catalog, DirectivesAfterTheFirstStatementAreIgnored) {
+  std::vector<CatalogProblem> problems;
+  auto d = directives_of("select 1;\n-- mgr:no-transaction\n-- mgr:bogus\n", &problems);
+  EXPECT_FALSE(d.no_transaction);
+  EXPECT_TRUE(problems.empty());
+}
+
+TEST(Catalog, AllowDirectiveWithRulesAndReason) {
+  std::vector<CatalogProblem> problems;
+  auto d = directives_of(
+      "-- header\n-- mgr:allow drop-column,set-not-null reason: column unused since v2.3\nalter table t drop column x;\n",
+      &problems);
+  EXPECT_TRUE(problems.empty());
+  ASSERT_EQ(d.allows.size(), 1u);
+  EXPECT_EQ(d.allows[0].rules, (std::vector<std::string>{"drop-column", "set-not-null"}));
+  EXPECT_EQ(d.allows[0].reason, "column unused since v2.3");
+  EXPECT_EQ(d.allows[0].line, 2);
+}
+
+TEST(Catalog, AllowDirectiveWithoutReasonParsesWithEmptyReason) {
+  std::vector<CatalogProblem> problems;
+  auto d = directives_of("-- mgr:allow drop-table\ndrop table t;\n", &problems);
+  EXPECT_TRUE(problems.empty());
+  ASSERT_EQ(d.allows.size(), 1u);
+  EXPECT_EQ(d.allows[0].rules, (std::vector<std::string>{"drop-table"}));
+  EXPECT_EQ(d.allows[0].reason, "");
+}
+
+TEST(Catalog, SeveralAllowDirectivesAndRuleListWithSpaces) {
+  std::vector<CatalogProblem> problems;
+  auto d = directives_of(
+      "-- mgr:allow a, b reason: one\n-- mgr:no-transaction\n-- mgr:allow c reason: two\nselect 1;\n", &problems);
+  EXPECT_TRUE(problems.empty());
+  EXPECT_TRUE(d.no_transaction);
+  ASSERT_EQ(d.allows.size(), 2u);
+  EXPECT_EQ(d.allows[0].rules, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(d.allows[1].rules, (std::vector<std::string>{"c"}));
+  EXPECT_EQ(d.allows[1].reason, "two");
+  EXPECT_EQ(d.allows[1].line, 3);
+}
+
+TEST(Catalog, AllowWithoutRulesIsAProblem) {
+  std::vector<CatalogProblem> problems;
+  directives_of("-- mgr:allow reason: because\nselect 1;\n", &problems);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].code, "unknown-directive");
+  EXPECT_EQ(problems[0].line, 1);
+}
+
+TEST(Catalog, NoTransactionWithArgumentsIsAProblem) {
+  std::vector<CatalogProblem> problems;
+  directives_of("-- x\n-- mgr:no-transaction please\nselect 1;\n", &problems);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].line, 2);
+}
+
+TEST(Catalog, UnknownDirectiveIsRejectedWithLineAndSuggestion) {
+  std::vector<CatalogProblem> problems;
+  auto d = directives_of("-- first\n\n-- mgr:no-transacton\nselect 1;\n", &problems);
+  EXPECT_FALSE(d.no_transaction);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].code, "unknown-directive");
+  EXPECT_EQ(problems[0].line, 3);
+  EXPECT_EQ(problems[0].path, fs::path("/m/0001_x.sql"));
+  EXPECT_THAT(problems[0].message, HasSubstr("mgr:no-transacton"));
+  EXPECT_THAT(problems[0].message, HasSubstr("no-transaction"));
+  EXPECT_EQ(problems[0].format().rfind("/m/0001_x.sql:3: ", 0), 0u) << problems[0].format();
+}
+
+TEST(Catalog, UnknownDirectiveWithoutProblemsVectorDoesNotCrash) {
+  auto d = parse_directives("-- mgr:whatever\nselect 1;\n", "/m/x.sql", nullptr);
+  EXPECT_FALSE(d.no_transaction);
+}
+
+TEST(Catalog, ScanReportsUnknownDirectiveAtFileLineAndDropsNothingElse) {
+  TempDir dir;
+  write_file(dir / "0001_a.sql", "-- comment\n-- mgr:transactional\nselect 1;\n");
+  write_file(dir / "0002_b.sql", "-- mgr:no-transaction\ncreate index concurrently i on t (x);\n");
+  auto scan = scan_catalog(dir.path());
+  auto p = only_problem(scan);
+  EXPECT_EQ(p.code, "unknown-directive");
+  EXPECT_EQ(p.format().rfind((dir / "0001_a.sql").string() + ":2: ", 0), 0u) << p.format();
+  ASSERT_NE(scan.catalog.find("0002"), nullptr);
+  EXPECT_TRUE(scan.catalog.find("0002")->up.directives.no_transaction);
+  EXPECT_THROW(load_catalog(dir.path()), ConfigError);
+}
+
+TEST(Catalog, DirectivesInCrlfFileAreParsed) {
+  TempDir dir;
+  write_file(dir / "0001_a.sql", "\xEF\xBB\xBF-- mgr:no-transaction\r\n-- mgr:allow r1 reason: ok\r\nselect 1;\r\n");
+  auto c = load_catalog(dir.path());
+  const auto& d = c.migrations.at(0).up.directives;
+  EXPECT_TRUE(d.no_transaction);
+  ASSERT_EQ(d.allows.size(), 1u);
+  EXPECT_EQ(d.allows[0].reason, "ok");
+}
+
+TEST(Catalog, OrdinaryCommentsMentioningMgrAreNotDirectives) {
+  std::vector<CatalogProblem> problems;
+  auto d = directives_of("-- this file is run by mgr: see docs\n--   -- mgr:no-transaction (example)\nselect 1;\n",
+                         &problems);
+  EXPECT_TRUE(problems.empty());
+  EXPECT_FALSE(d.no_transaction);
+}
+
+}  // namespace
+}  // namespace mgr
