@@ -282,6 +282,25 @@ TEST_F(RollbackTest, NoTransactionDownFileRunsOutsideATransaction) {
   EXPECT_EQ(log_of(p.dev(), "rollback"), "0004:ok");
 }
 
+TEST_F(RollbackTest, AFailingNoTransactionDownFileMarksItsRowFailed) {
+  Project p;
+  add_three(p);
+  p.add("0004_idx.sql", "-- mgr:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS items_label ON items (label);\n");
+  p.add("0004_idx.down.sql", "-- mgr:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS items_label;\nSELECT 1 / 0;\n");
+  ASSERT_EQ(p.mgr({"apply", "dev"}).exit_code, 0);
+  auto r = p.mgr({"rollback", "dev", "--steps", "1"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("0004_idx.down.sql:3:"));
+  EXPECT_THAT(r.err, HasSubstr("mgr repair dev"));
+  // The first statement stayed done; the row says the database is half-changed.
+  EXPECT_FALSE(table_exists(p.dev(), "items_label"));
+  EXPECT_EQ(history(p.dev()), "0001:apply:true,0002:apply:true,0003:apply:true,0004:apply:false");
+  EXPECT_EQ(log_of(p.dev(), "rollback"), "0004:failed");
+  EXPECT_EQ(p.mgr({"apply", "dev"}).exit_code, 3);  // stops until repaired
+  ASSERT_EQ(p.mgr({"repair", "dev", "--yes"}).exit_code, 0);
+  EXPECT_EQ(history(p.dev()), "0001:apply:true,0002:apply:true,0003:apply:true");
+}
+
 TEST_F(RollbackTest, AFailingDownFileStopsAndKeepsItsRow) {
   Project p;
   add_three(p);
