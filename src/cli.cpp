@@ -12,6 +12,7 @@
 #include "mgr/commands.hpp"
 #include "mgr/config.hpp"
 #include "mgr/error.hpp"
+#include "mgr/interrupt.hpp"
 
 namespace mgr {
 
@@ -144,6 +145,7 @@ int run_cli(int argc, char** argv) {
   if (!config_path.empty()) global.config_path = config_path;
   global.verbosity = quiet ? -1 : verbose;
   global.color = !no_color && std::getenv("NO_COLOR") == nullptr && ::isatty(STDOUT_FILENO);
+  install_interrupt_handler();
   setup_logging(global.verbosity, !no_color && std::getenv("NO_COLOR") == nullptr && ::isatty(STDERR_FILENO));
 
   try {

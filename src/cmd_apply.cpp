@@ -8,6 +8,7 @@
 #include "mgr/commands.hpp"
 #include "mgr/config.hpp"
 #include "mgr/history.hpp"
+#include "mgr/interrupt.hpp"
 #include "mgr/lint.hpp"
 #include "mgr/output.hpp"
 #include "mgr/plan.hpp"
@@ -177,6 +178,8 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
       }
       ids.push_back(m->id);
     }
+    // Ctrl-C reaches pg_dump too (same process group); mgr stays to remove the partial file.
+    InterruptGuard guard;
     auto backup = take_backup(config, env, session.identity(),
                               plan.newest_applied.empty() ? std::nullopt : std::optional<std::string>(plan.newest_applied),
                               "before apply of " + join(ids, ", "));
@@ -185,6 +188,7 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
       print_line("backup: " + backup.file.string() + " (" + std::to_string(backup.size) + " bytes, verified)");
     }
   }
+  if (interrupted()) throw Error(ExitCode::interrupted, "interrupted during the backup; nothing was applied");
   history.ensure();
 
   MigrationRunner runner(session, env);
@@ -259,7 +263,11 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
       } else {
         print_line("  " + style.red("FAILED") + " " + m->label() + "  (" + std::to_string(outcome.duration_ms) + " ms)");
       }
+      if (interrupted()) throw Error(ExitCode::interrupted, "interrupted: " + msg);
       throw Failure(msg);
+    }
+    if (interrupted()) {
+      throw Error(ExitCode::interrupted, "interrupted after " + m->label() + " was applied; nothing after it ran");
     }
     applied_json.push_back({{"id", m->id}, {"name", m->name}, {"outcome", "applied"}, {"duration_ms", outcome.duration_ms}});
     if (!global.json) {

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "mgr/error.hpp"
+#include "mgr/interrupt.hpp"
 #include "mgr/session.hpp"
 #include "mgr/sql.hpp"
 
@@ -19,6 +20,17 @@ struct ResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
+
+struct CancelDeleter {
+  void operator()(PGcancel* c) const { PQfreeCancel(c); }
+};
+
+// Runs one query with Ctrl-C turned into a server-side cancel of that query.
+ResultPtr exec_guarded(PGconn* conn, const char* sql) {
+  std::unique_ptr<PGcancel, CancelDeleter> cancel(PQgetCancel(conn));
+  InterruptGuard guard(cancel.get());
+  return ResultPtr(PQexec(conn, sql));
+}
 
 std::string field(const PGresult* r, int code) {
   const char* v = PQresultErrorField(r, code);
@@ -103,7 +115,7 @@ RunOutcome MigrationRunner::run_in_transaction(const MigrationFile& file, const 
 
   RunOutcome out;
   auto start = Clock::now();
-  ResultPtr r(PQexec(conn, sent.c_str()));
+  ResultPtr r = exec_guarded(conn, sent.c_str());
   out.duration_ms = elapsed_ms(start);
   auto status = PQresultStatus(r.get());
   bool ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY;
@@ -144,7 +156,7 @@ RunOutcome MigrationRunner::run_statements(const MigrationFile& file, const Book
   }
   if (!settings.empty()) ResultPtr(PQexec(conn, settings.c_str()));
   for (const auto& st : statements) {
-    ResultPtr r(PQexec(conn, st.text.c_str()));
+    ResultPtr r = exec_guarded(conn, st.text.c_str());
     auto status = PQresultStatus(r.get());
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY) {
       settle_failure(error_from(r.get(), conn, file, st.text, 0, st.offset));

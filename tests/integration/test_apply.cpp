@@ -2,6 +2,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <future>
 #include <thread>
 
@@ -451,4 +453,51 @@ TEST_F(StatusTest, UnreachableEnvironmentDoesNotHideTheOthers) {
   EXPECT_THAT(r.out, HasSubstr("dev: reachable"));
   r = p.mgr({"status", "dev"});
   EXPECT_EQ(r.exit_code, 0);
+}
+
+TEST_F(ApplyTest, CtrlCDuringAMigrationRollsItBackAndExits130) {
+  Project p;
+  p.add("0001_create_t.sql", k_create_t);
+  p.add("0002_slow.sql", "INSERT INTO t (id, v) VALUES (9, 'nine');\nSELECT pg_sleep(20);\n");
+  RunningMgr run({"--config", p.config_path(), "apply", "dev"}, {}, p.dir());
+  // Wait until the slow migration is running on the server.
+  for (int i = 0; i < 100; ++i) {
+    if (p.dev().scalar("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(20)%' AND pid <> pg_backend_pid()") == "1") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto start = std::chrono::steady_clock::now();
+  ::kill(run.pid(), SIGINT);
+  auto r = run.wait();
+  auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("interrupted"));
+  EXPECT_LT(waited, std::chrono::seconds(10));  // cancelled, not waited out
+  EXPECT_EQ(applied_ids(p.dev()), "0001:true");
+  EXPECT_EQ(p.dev().scalar("SELECT count(*) FROM t"), "0");
+}
+
+TEST_F(ApplyTest, FailedBackupAppliesNothing) {
+  Project p("    backup: required\n    pg_bin_dir: /nonexistent/bin\n");
+  p.add("0001_create_t.sql", k_create_t);
+  auto r = p.mgr({"apply", "dev"}, {{"MGR_PG_BIN_DIR", "/nonexistent/bin"}, {"PATH", "/nonexistent"}});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("pg_dump"));
+  EXPECT_FALSE(table_exists(p.dev(), "t"));
+  EXPECT_FALSE(table_exists(p.dev(), "schema_migrations"));
+}
+
+TEST_F(ApplyTest, BackupBeforeApplyIsRecordedOnTheHistoryRows) {
+  Project p("    backup: required\n");
+  p.write_config("backups_dir: ../backups\nenvironments:\n  dev:\n    url: " + p.url(0) + "\n    backup: required\n");
+  p.add("0001_create_t.sql", k_create_t);
+  p.add("0002_add_col.sql", k_add_col);
+  auto r = p.mgr({"apply", "dev"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto backup = p.dev().scalar("SELECT min(backup) FROM schema_migrations");
+  EXPECT_EQ(p.dev().scalar("SELECT count(DISTINCT backup) FROM schema_migrations"), "1");
+  EXPECT_TRUE(std::filesystem::exists(p.dir() / "backups/dev" / backup)) << backup;
+  EXPECT_TRUE(std::filesystem::exists(p.dir() / "backups/dev" / (backup + ".json")));
+  // Nothing pending: no backup, no pg_dump at all.
+  r = p.mgr({"apply", "dev"}, {{"PATH", "/nonexistent"}});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -74,13 +75,11 @@ std::string slurp_fd(int fd) {
 }
 }  // namespace
 
-RunResult run_mgr(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-                  const fs::path& cwd) {
-  // Output goes to temp files rather than pipes so a chatty child cannot block.
-  TempDir io;
-  auto out_path = io / "out", err_path = io / "err";
-  int out_fd = ::open(out_path.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0600);
-  int err_fd = ::open(err_path.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0600);
+namespace {
+
+// Starts mgr with stdout/stderr into the given files and stdin from /dev/null.
+pid_t spawn_mgr(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                const fs::path& cwd, int out_fd, int err_fd) {
   int in_fd = ::open("/dev/null", O_RDONLY);
 
   std::map<std::string, std::string> merged;
@@ -116,12 +115,12 @@ RunResult run_mgr(const std::vector<std::string>& args, const std::map<std::stri
   int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   ::close(in_fd);
+  if (rc != 0) throw std::runtime_error("cannot start " + mgr_binary());
+  return pid;
+}
+
+RunResult collect(pid_t pid, int out_fd, int err_fd) {
   RunResult result;
-  if (rc != 0) {
-    ::close(out_fd);
-    ::close(err_fd);
-    throw std::runtime_error("cannot start " + mgr_binary());
-  }
   int status = 0;
   ::waitpid(pid, &status, 0);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -132,6 +131,45 @@ RunResult run_mgr(const std::vector<std::string>& args, const std::map<std::stri
   ::close(out_fd);
   ::close(err_fd);
   return result;
+}
+
+}  // namespace
+
+RunResult run_mgr(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                  const fs::path& cwd) {
+  // Output goes to temp files rather than pipes so a chatty child cannot block.
+  TempDir io;
+  int out_fd = ::open((io / "out").c_str(), O_CREAT | O_RDWR | O_TRUNC, 0600);
+  int err_fd = ::open((io / "err").c_str(), O_CREAT | O_RDWR | O_TRUNC, 0600);
+  pid_t pid;
+  try {
+    pid = spawn_mgr(args, env, cwd, out_fd, err_fd);
+  } catch (...) {
+    ::close(out_fd);
+    ::close(err_fd);
+    throw;
+  }
+  return collect(pid, out_fd, err_fd);
+}
+
+RunningMgr::RunningMgr(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                       const fs::path& cwd)
+    : m_io(std::make_unique<TempDir>()) {
+  m_out = ::open((*m_io / "out").c_str(), O_CREAT | O_RDWR | O_TRUNC, 0600);
+  m_err = ::open((*m_io / "err").c_str(), O_CREAT | O_RDWR | O_TRUNC, 0600);
+  m_pid = spawn_mgr(args, env, cwd, m_out, m_err);
+}
+
+RunningMgr::~RunningMgr() {
+  if (!m_waited && m_pid > 0) {
+    ::kill(m_pid, SIGKILL);
+    collect(m_pid, m_out, m_err);
+  }
+}
+
+RunResult RunningMgr::wait() {
+  m_waited = true;
+  return collect(m_pid, m_out, m_err);
 }
 
 }  // namespace mgr::test

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,22 @@ struct RunResult {
 RunResult run_mgr(const std::vector<std::string>& args,
                   const std::map<std::string, std::string>& env = {},
                   const std::filesystem::path& cwd = {});
+
+// A mgr started in the background, for tests that signal it.
+class RunningMgr {
+ public:
+  RunningMgr(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {},
+             const std::filesystem::path& cwd = {});
+  ~RunningMgr();
+  int pid() const { return m_pid; }
+  RunResult wait();
+
+ private:
+  int m_pid = -1;
+  std::unique_ptr<class TempDir> m_io;
+  int m_out = -1, m_err = -1;
+  bool m_waited = false;
+};
 
 std::string mgr_binary();
 std::filesystem::path source_dir();
