@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <future>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -185,6 +186,20 @@ TEST(Cli, NewTwiceInTheSameSecondGivesTwoIds) {
   EXPECT_NO_THROW(load_catalog(p.migrations()));  // no duplicate ids
 }
 
+TEST(Cli, NewRunConcurrentlyNeverSharesAnId) {
+  Project p;
+  std::vector<std::future<RunResult>> runs;
+  for (int i = 0; i < 4; ++i) runs.push_back(std::async(std::launch::async, [&p] { return p.run({"new", "race"}); }));
+  for (auto& f : runs) {
+    auto r = f.get();
+    EXPECT_EQ(r.exit_code, k_ok) << describe(r);
+  }
+  auto scan = scan_catalog(p.migrations());
+  EXPECT_TRUE(scan.problems.empty()) << (scan.problems.empty() ? "" : scan.problems[0].format());
+  EXPECT_EQ(scan.catalog.migrations.size(), 4u);
+  for (const auto& m : scan.catalog.migrations) EXPECT_TRUE(m.down.has_value()) << m.id;
+}
+
 TEST(Cli, NewSkipsTakenSecondsToTheNextFreeOne) {
   Project p;
   auto now = std::time(nullptr);
@@ -251,13 +266,14 @@ TEST(Cli, ConfigListsEnvironmentsInPromotionOrderWithPolicies) {
   Project p;
   auto r = p.run({"config"});
   ASSERT_EQ(r.exit_code, k_ok) << describe(r);
-  auto dev = r.out.find("dev"), test = r.out.find("test"), prod = r.out.find("prod");
+  auto dev = r.out.find("\ndev "), test = r.out.find("\ntest "), prod = r.out.find("\nprod ");
+  ASSERT_NE(dev, std::string::npos) << r.out;
   ASSERT_NE(prod, std::string::npos);
   EXPECT_LT(dev, test);
   EXPECT_LT(test, prod);
   EXPECT_THAT(r.out, HasSubstr("postgresql://127.0.0.1:1/app_prod"));
   EXPECT_THAT(r.out, HasSubstr("lock 10s"));
-  EXPECT_THAT(r.out, HasSubstr(p.config_path().string()));
+  EXPECT_THAT(r.out, HasSubstr("config/environments.yaml"));
 }
 
 TEST(Cli, ConfigJson) {
@@ -289,7 +305,9 @@ TEST(Cli, GlobalJsonFlagWorksBeforeTheCommandToo) {
   Project p;
   auto r = p.run({"--json", "config"});
   ASSERT_EQ(r.exit_code, k_ok) << describe(r);
-  EXPECT_NO_THROW((void)nlohmann::json::parse(r.out));
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j.at("environments").size(), 3u);
 }
 
 TEST(Cli, EnvListIsConfig) {
@@ -338,7 +356,7 @@ TEST(Cli, UnsetVariableIsAConfigErrorNamingItAndTheLine) {
   auto r = p.run({"config"}, {{"DEV_URL", ""}});
   EXPECT_EQ(r.exit_code, k_usage) << describe(r);
   EXPECT_THAT(r.err, HasSubstr("DEV_URL"));
-  EXPECT_THAT(r.err, HasSubstr(p.config_path().string() + ":3:"));
+  EXPECT_THAT(r.err, HasSubstr("config/environments.yaml:3:"));
 }
 
 TEST(Cli, ConfigErrorReportsPathLineCol) {
@@ -349,7 +367,7 @@ TEST(Cli, ConfigErrorReportsPathLineCol) {
       "    promote_form: dev\n");
   auto r = p.run({"config"});
   EXPECT_EQ(r.exit_code, k_usage) << describe(r);
-  const auto where = p.config_path().string() + ":4:";
+  const std::string where = "config/environments.yaml:4:";
   ASSERT_THAT(r.err, HasSubstr(where)) << describe(r);
   EXPECT_TRUE(std::regex_search(r.err.substr(r.err.find(where) + where.size()), std::regex(R"(^\d+: )")))
       << "expected path:line:col: in\n" << r.err;
