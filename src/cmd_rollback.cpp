@@ -256,8 +256,8 @@ int run_rollback(const GlobalOptions& global, const RollbackOptions& opts) {
                std::to_string(total_ms) + " ms; newest applied is now " + newest_after);
     for (const auto& other : config.environments) {
       if (other.promote_from && *other.promote_from == env.name) {
-        print_line("note: while " + other.name + " still has these migrations, `mgr validate` reports its promotion "
-                   "order as broken");
+        print_line("note: if " + other.name + " has these migrations, `mgr validate` reports its promotion order as "
+                   "broken until the two agree again");
       }
     }
   }
