@@ -132,26 +132,35 @@ def main():
     mpath = os.path.join(a.out, "MANIFEST")
     if os.path.exists(mpath) and open(mpath).read() == manifest:
         return  # already generated, identical
-    if os.path.exists(a.out):
-        shutil.rmtree(a.out)
-    os.makedirs(os.path.join(a.out, "mgr"))
-    os.makedirs(os.path.join(a.out, "dbmate"))
-    with open(os.path.join(a.out, "all.sql"), "w") as all_sql, \
-            open(os.path.join(a.out, "per_tx.sql"), "w") as per_tx, \
-            open(os.path.join(a.out, "ids.txt"), "w") as id_file:
+    # Write beside the target, then rename: a concurrent run never sees half a directory.
+    final = a.out
+    out = f"{final}.tmp-{os.getpid()}"
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(os.path.join(out, "mgr"))
+    os.makedirs(os.path.join(out, "dbmate"))
+    with open(os.path.join(out, "all.sql"), "w") as all_sql, \
+            open(os.path.join(out, "per_tx.sql"), "w") as per_tx, \
+            open(os.path.join(out, "ids.txt"), "w") as id_file:
         per_tx.write(HISTORY_DDL)
         for (name, sql), mid in zip(migrations, id_list):
             fname = f"{mid}_{name}.sql"
-            with open(os.path.join(a.out, "mgr", fname), "w") as f:
+            with open(os.path.join(out, "mgr", fname), "w") as f:
                 f.write(sql)
-            with open(os.path.join(a.out, "dbmate", fname), "w") as f:
+            with open(os.path.join(out, "dbmate", fname), "w") as f:
                 f.write("-- migrate:up\n" + sql + "\n-- migrate:down\n")
             all_sql.write(sql)
             per_tx.write("BEGIN;\n" + sql + f"INSERT INTO bench_history (migration_id) VALUES ('{mid}');\nCOMMIT;\n")
             id_file.write(mid + "\n")
-    with open(mpath, "w") as f:
+    with open(os.path.join(out, "MANIFEST"), "w") as f:
         f.write(manifest)
-
+    if os.path.exists(mpath) and open(mpath).read() == manifest:
+        shutil.rmtree(out)  # another run finished the same directory first
+        return
+    old = f"{final}.old-{os.getpid()}"
+    if os.path.exists(final):
+        os.rename(final, old)
+    os.rename(out, final)
+    shutil.rmtree(old, ignore_errors=True)
 
 if __name__ == "__main__":
     main()

@@ -27,6 +27,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 WORK = os.path.join(HERE, "work")
+SCRATCH = os.path.join(WORK, "full")  # per mode (full / quick), so a smoke test never touches a full run's files
 BOOKKEEPING = ["mgr_history*", "schema_migrations*", "bench_history*"]
 HISTORY = "mgr_history"
 
@@ -43,9 +44,9 @@ def log(msg):
 
 def timed(argv, env=None, cwd=None, tag="cmd"):
     """Run argv; wall time (s), peak RSS (KiB, from wait4's rusage), exit code, stdout, stderr."""
-    os.makedirs(os.path.join(WORK, "out"), exist_ok=True)
-    out_path = os.path.join(WORK, "out", f"{tag}.stdout")
-    err_path = os.path.join(WORK, "out", f"{tag}.stderr")
+    os.makedirs(os.path.join(SCRATCH, "out"), exist_ok=True)
+    out_path = os.path.join(SCRATCH, "out", f"{tag}.stdout")
+    err_path = os.path.join(SCRATCH, "out", f"{tag}.stderr")
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         full_env = dict(os.environ)
         if env:
@@ -171,8 +172,8 @@ class Bench:
         self.mgr = a.mgr
         self.dbmate = a.dbmate
         self.res = Results()
-        self.cfg_dir = os.path.join(WORK, "config")
-        self.backups_dir = os.path.join(WORK, "backups")
+        self.cfg_dir = os.path.join(SCRATCH, "config")
+        self.backups_dir = os.path.join(SCRATCH, "backups")
         os.makedirs(self.cfg_dir, exist_ok=True)
         self.validate_available = None
         self.lint_available = None
@@ -299,7 +300,7 @@ class Bench:
             # As if applied there: each database's history names its own environment.
             pg.q(st[e], f"UPDATE {HISTORY} SET environment = '{e}'")
         st_env = self.urls(st["dev"], st["test"], st["prod"])
-        floor_script = os.path.join(WORK, "status_floor.sql")
+        floor_script = os.path.join(SCRATCH, "status_floor.sql")
         with open(floor_script, "w") as f:
             for e in ("dev", "test", "prod"):
                 f.write(f"\\c {st[e]}\nSELECT migration_id, checksum, applied_at FROM {HISTORY};\n")
@@ -310,7 +311,7 @@ class Bench:
         if self.dbmate:
             # dbmate has no multi-environment view: its status once per environment, on one
             # database holding all N (the work per call is the same; fewer copies to make).
-            dstatus = os.path.join(WORK, "dbmate_status3.sh")
+            dstatus = os.path.join(SCRATCH, "dbmate_status3.sh")
             with open(dstatus, "w") as f:
                 f.write("set -e\n" + "".join(
                     f"'{self.dbmate}' --url '{pg.url(tpl_dbmate)}?sslmode=disable' --migrations-dir "
@@ -349,7 +350,7 @@ class Bench:
         pg.create(prev)
         must([self.mgr, "--config", cfg["plain"], "apply", "dev", "--to", ids[-2]], env=self.urls(prev),
              what="mgr apply --to (backup template)")
-        dump_file = os.path.join(WORK, "bench.dump")
+        dump_file = os.path.join(SCRATCH, "bench.dump")
         for r in range(runs):
             for k, (row, cfgname) in enumerate((("mgr apply 1 pending", "plain"),
                                                 ("mgr apply 1 pending, backup: required", "backup"))):
@@ -459,7 +460,7 @@ def fr(x):
 def chart(res, sizes, out_dir, name):
     if not shutil.which("gnuplot"):
         return None, "gnuplot is not installed (scripts/install-deps.sh bench); no chart"
-    data = os.path.join(WORK, "chart.dat")
+    data = os.path.join(SCRATCH, "chart.dat")
     series = []
     keys = sorted({(p, r) for (p, r, _) in res.times})
     order = ["fresh", "no-op", "status", "validate", "lint", "backup"]
@@ -480,7 +481,7 @@ def chart(res, sizes, out_dir, name):
     for i, title in enumerate(series):
         dash = 1 if title.startswith("fresh") else (2 if title.startswith("backup") else 3)
         plots.append(f"'{data}' index {i} using 1:2:3:4 with yerrorlines lw 1.5 dt {dash} title \"{title}\"")
-    gp = os.path.join(WORK, "chart.gp")
+    gp = os.path.join(SCRATCH, "chart.gp")
     with open(gp, "w") as f:
         f.write(f"""set terminal svg size 1100,720 dynamic enhanced font 'sans,11' background rgb 'white'
 set output '{svg}'
@@ -666,7 +667,7 @@ def report(a, res, sizes, meta):
     path = os.path.join(out_dir, "RESULTS.md")
     with open(path, "w") as f:
         f.write("\n".join(L))
-    with open(os.path.join(out_dir if not a.quick else WORK, "results.json"), "w") as f:
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump({"sizes": sizes, "meta": meta, "machine": mi, "versions": ver, "settings": settings, **res.to_json()},
                   f, indent=1)
     return path
@@ -754,6 +755,7 @@ def targets(res, sizes):
 # --------------------------------------------------------------------------- main
 
 def report_from(a):
+    set_scratch(a)
     data = json.load(open(a.report_from))
     res = Results()
     for t in data["times"]:
@@ -780,6 +782,12 @@ def report_from(a):
     return 0
 
 
+def set_scratch(a):
+    global SCRATCH
+    SCRATCH = os.path.join(WORK, "quick-scratch" if a.quick else "full-scratch")
+    os.makedirs(SCRATCH, exist_ok=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mgr", required="--report-from" not in sys.argv)
@@ -802,6 +810,7 @@ def main():
     a = ap.parse_known_args()[0] if "--report-from" in sys.argv else ap.parse_args()
     if a.report_from:
         return report_from(a)
+    set_scratch(a)
     sizes = sorted(int(s) for s in a.sizes.split(",") if s.strip())
     if any(n < 2 for n in sizes):
         print("run.py: every size must be >= 2", file=sys.stderr)
