@@ -83,11 +83,12 @@ std::string CatalogProblem::format() const {
 }
 
 const Migration* Catalog::find(const std::string& id) const {
-  for (const auto& m : migrations) {
-    if (m.id == id) return &m;
-  }
-  return nullptr;
+  auto it = std::lower_bound(migrations.begin(), migrations.end(), id,
+                             [](const Migration& m, const std::string& v) { return compare_ids(m.id, v) < 0; });
+  return it != migrations.end() && compare_ids(it->id, id) == 0 ? &*it : nullptr;
 }
+
+std::string canonical_id(const std::string& id) { return strip_leading_zeros(id); }
 
 int compare_ids(const std::string& a, const std::string& b) {
   auto na = strip_leading_zeros(a), nb = strip_leading_zeros(b);

@@ -144,9 +144,12 @@ int run_cli(int argc, char** argv) {
 
   if (!config_path.empty()) global.config_path = config_path;
   global.verbosity = quiet ? -1 : verbose;
-  global.color = !no_color && std::getenv("NO_COLOR") == nullptr && ::isatty(STDOUT_FILENO);
+  // NO_COLOR (no-color.org): any non-empty value turns colour off.
+  const char* no_color_env = std::getenv("NO_COLOR");
+  bool color_allowed = !no_color && (no_color_env == nullptr || *no_color_env == '\0');
+  global.color = color_allowed && ::isatty(STDOUT_FILENO);
   install_interrupt_handler();
-  setup_logging(global.verbosity, !no_color && std::getenv("NO_COLOR") == nullptr && ::isatty(STDERR_FILENO));
+  setup_logging(global.verbosity, color_allowed && ::isatty(STDERR_FILENO));
 
   try {
     if (cmd_rollback->parsed() && !rollback_opts.steps && !rollback_opts.to) {

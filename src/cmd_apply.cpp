@@ -14,6 +14,7 @@
 #include "mgr/plan.hpp"
 #include "mgr/runner.hpp"
 #include "mgr/session.hpp"
+#include "mgr/sql.hpp"
 #include "mgr/text.hpp"
 
 namespace mgr {
@@ -104,6 +105,18 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
   }
   auto plan = make_plan(in);
   source_session.reset();
+
+  // A file of comments only (an unedited `mgr new`) would be recorded as applied while doing nothing.
+  for (const auto* m : plan.to_apply) {
+    try {
+      if (split_statements(m->up.sql).empty()) {
+        plan.problems.push_back({"empty-migration", m->id,
+                                 m->up.path.string() + " contains no SQL statement (only comments); write it or delete it"});
+      }
+    } catch (const Error&) {
+      // Unparseable here: the server has the last word and reports the position.
+    }
+  }
 
   std::map<std::string, std::string> allowed_by_id;
   auto lint_problems = lint_policy(config, env, plan.to_apply, allowed_by_id);

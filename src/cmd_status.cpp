@@ -23,6 +23,7 @@ std::string cell_text(const StatusCell& c, const Style& style) {
     case CellState::checksum_differs: return style.red(symbols ? "≠ checksum differs" : "CHECKSUM DIFFERS");
     case CellState::failed: return style.red(symbols ? "✗ failed" : "FAILED");
     case CellState::file_missing: return style.red(symbols ? "! file missing" : "FILE MISSING");
+    case CellState::absent: return style.dim("-");
     case CellState::unknown: return style.dim("?");
   }
   return "?";

@@ -13,7 +13,7 @@ std::string short_sum(const std::string& s) { return s.size() > 12 ? s.substr(0,
 std::unordered_map<std::string, const HistoryRow*> index_rows(const std::vector<HistoryRow>& rows) {
   std::unordered_map<std::string, const HistoryRow*> by_id;
   by_id.reserve(rows.size());
-  for (const auto& r : rows) by_id.emplace(r.migration_id, &r);
+  for (const auto& r : rows) by_id.emplace(canonical_id(r.migration_id), &r);
   return by_id;
 }
 
@@ -33,13 +33,7 @@ std::vector<Problem> check_history(const Catalog& catalog, const std::string& en
                             "'; fix the URL in the config"});
   }
   for (const auto& r : applied) {
-    const Migration* m = catalog.find(r.migration_id);
-    if (m == nullptr) {
-      // Same id spelled differently ("0001" vs "1") still counts as the same migration.
-      for (const auto& c : catalog.migrations) {
-        if (compare_ids(c.id, r.migration_id) == 0) m = &c;
-      }
-    }
+    const Migration* m = catalog.find(r.migration_id);  // numeric: "1" is 0001
     if (!r.success) {
       problems.push_back({"failed-migration", r.migration_id,
                           r.migration_id + "_" + r.name + " failed in " + env + " at " + r.applied_at +
@@ -85,7 +79,7 @@ std::vector<Problem> check_gate(const std::vector<const Migration*>& candidates,
   }
   auto by_id = index_rows(*source.rows);
   for (const auto* m : candidates) {
-    auto it = by_id.find(m->id);
+    auto it = by_id.find(canonical_id(m->id));
     if (it == by_id.end()) {
       problems.push_back({"not-in-source", m->id,
                           m->label() + " has not been applied in " + source.env + "; apply it there first"});
@@ -106,7 +100,7 @@ std::vector<const Migration*> promotable(const Catalog& catalog, const std::vect
   std::vector<const Migration*> out;
   auto by_id = index_rows(source_rows);
   for (const auto* m : pending_migrations(catalog, applied)) {
-    auto it = by_id.find(m->id);
+    auto it = by_id.find(canonical_id(m->id));
     if (it == by_id.end() || !it->second->success || it->second->checksum != m->up.checksum) break;
     out.push_back(m);
   }

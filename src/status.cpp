@@ -15,6 +15,7 @@ const char* to_string(CellState s) {
     case CellState::checksum_differs: return "checksum-differs";
     case CellState::failed: return "failed";
     case CellState::file_missing: return "file-missing";
+    case CellState::absent: return "absent";
     case CellState::unknown: return "unknown";
   }
   return "unknown";
@@ -39,7 +40,7 @@ StatusMatrix build_status(const Catalog& catalog, const std::vector<EnvHistory>&
   for (std::size_t i = 0; i < envs.size(); ++i) {
     if (!envs[i].rows) continue;
     by_env[i].reserve(envs[i].rows->size());
-    for (const auto& r : *envs[i].rows) by_env[i].emplace(r.migration_id, &r);
+    for (const auto& r : *envs[i].rows) by_env[i].emplace(canonical_id(r.migration_id), &r);
   }
 
   for (auto& [id, row] : rows) {
@@ -51,9 +52,9 @@ StatusMatrix build_status(const Catalog& catalog, const std::vector<EnvHistory>&
         cell.state = CellState::unknown;
         continue;
       }
-      auto it = by_env[i].find(id);
+      auto it = by_env[i].find(canonical_id(id));
       if (it == by_env[i].end()) {
-        cell.state = CellState::pending;
+        cell.state = mig == nullptr ? CellState::absent : CellState::pending;
         continue;
       }
       const auto& h = *it->second;

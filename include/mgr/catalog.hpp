@@ -50,6 +50,7 @@ struct Catalog {
   std::filesystem::path dir;
   std::vector<Migration> migrations;  // sorted by numeric id
 
+  // By numeric id ("1" finds 0001_x.sql); binary search, migrations being sorted.
   const Migration* find(const std::string& id) const;
 };
 
@@ -60,6 +61,10 @@ struct CatalogScan {
 
 // Orders ids numerically ("9" < "10"; "0001" == "1").
 int compare_ids(const std::string& a, const std::string& b);
+
+// The id without leading zeros: equal for ids that compare_ids finds equal,
+// so it can key hash maps.
+std::string canonical_id(const std::string& id);
 
 // Reads every file; never throws for file problems (they go to `problems`),
 // only for an unreadable directory (ConfigError).

@@ -10,7 +10,8 @@
 
 namespace mgr {
 
-enum class CellState { applied, pending, checksum_differs, failed, file_missing, unknown };
+// absent: not recorded here, and no file either (applied elsewhere, then the file was removed).
+enum class CellState { applied, pending, checksum_differs, failed, file_missing, absent, unknown };
 
 const char* to_string(CellState s);
 

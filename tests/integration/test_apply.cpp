@@ -388,7 +388,9 @@ TEST_F(ApplyTest, PasswordNeverPrinted) {
   for (auto args : std::vector<std::vector<std::string>>{{"apply", "dev", "--json"}, {"config"}, {"apply", "dev"}, {"status"}}) {
     auto r = p.mgr(args, {{"DEV_URL", url}});
     EXPECT_THAT(r.out + r.err, Not(HasSubstr("S3cret-pw"))) << args[0];
-    if (args[0] == "config" || args.size() == 3) EXPECT_THAT(r.out + r.err, HasSubstr("mgr_pw_user:***@")) << args[0];
+    if (args[0] == "config" || args.size() == 3) {
+      EXPECT_THAT(r.out + r.err, HasSubstr("mgr_pw_user:***@")) << args[0];
+    }
   }
   // Unreachable: libpq's error text must not carry it either.
   auto bad = url;
@@ -500,4 +502,13 @@ TEST_F(ApplyTest, BackupBeforeApplyIsRecordedOnTheHistoryRows) {
   // Nothing pending: no backup, no pg_dump at all.
   r = p.mgr({"apply", "dev"}, {{"PATH", "/nonexistent"}});
   EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(ApplyTest, CommentOnlyMigrationIsRefused) {
+  Project p;
+  p.add("0001_todo.sql", "-- add_users_phone\n-- Created by mgr new.\n\n");
+  auto r = p.mgr({"apply", "dev"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("[empty-migration]"));
+  EXPECT_FALSE(table_exists(p.dev(), "schema_migrations"));
 }

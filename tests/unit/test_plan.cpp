@@ -351,10 +351,10 @@ TEST(Plan, MakePlanCombinesHistoryAndGateProblems) {
   EXPECT_EQ(codes_of(p.problems), (Ids{"checksum-mismatch", "source-checksum-differs", "not-in-source"}));
 }
 
-// Known bug (reported): check_history matches history ids numerically
+// check_history matches history ids numerically
 // ("1" is file 0001), but check_gate and promotable match the source's ids
 // as exact strings, so the same source row passes one check and fails the other.
-TEST(Plan, DISABLED_GateMatchesSourceIdsNumericallyLikeCheckHistory) {
+TEST(Plan, GateMatchesSourceIdsNumericallyLikeCheckHistory) {
   Catalog c;
   c.migrations = {mig("0001", "a")};
   std::vector<HistoryRow> src = {row("1", "dev", true, sum_of("0001"))};

@@ -243,11 +243,10 @@ TEST(Status, EmptyCatalogAndNoHistory) {
   EXPECT_EQ(m.summaries.at(0).next, "dev is up to date");
 }
 
-// Known bugs (reported): enable these when status.cpp is fixed.
 
 // check_history and pending_migrations treat history id "1" as the file
 // 0001 (compare_ids), and the summary counts 0 pending; the cell must agree.
-TEST(Status, DISABLED_CellMatchesHistoryIdNumericallyLikeThePlan) {
+TEST(Status, CellMatchesHistoryIdNumericallyLikeThePlan) {
   Catalog c;
   c.migrations = {mig("0001", "a")};
   auto m = build_status(c, {env("dev", std::vector<HistoryRow>{row("1", "dev", true, sum_of("0001"))})});
@@ -258,7 +257,7 @@ TEST(Status, DISABLED_CellMatchesHistoryIdNumericallyLikeThePlan) {
 
 // A row whose file is gone cannot be pending anywhere: there is nothing to
 // apply, and the summary (rightly) does not count it as pending.
-TEST(Status, DISABLED_FileMissingRowIsNotPendingInOtherEnvironments) {
+TEST(Status, FileMissingRowIsNotPendingInOtherEnvironments) {
   Catalog c;
   c.migrations = {mig("0001", "a")};
   auto m = build_status(c, {env("dev", rows_of({"0001", "0002"}, "dev")),
