@@ -58,6 +58,10 @@ void HistoryStore::ensure() {
       ");\n"
       // Columns added after the first release: ADD ... IF NOT EXISTS upgrades older tables in place.
       "ALTER TABLE " + t + "\n"
+      "  ADD COLUMN IF NOT EXISTS applied_by text,\n"
+      "  ADD COLUMN IF NOT EXISTS execution_ms integer,\n"
+      "  ADD COLUMN IF NOT EXISTS success boolean NOT NULL DEFAULT true,\n"
+      "  ADD COLUMN IF NOT EXISTS mgr_version text,\n"
       "  ADD COLUMN IF NOT EXISTS kind varchar(16) NOT NULL DEFAULT 'apply',\n"
       "  ADD COLUMN IF NOT EXISTS down_checksum varchar(64),\n"
       "  ADD COLUMN IF NOT EXISTS backup text,\n"
@@ -79,8 +83,9 @@ void HistoryStore::ensure() {
     pqxx::work tx(m_session.connection());
     // The catalog check avoids taking locks (and NOTICEs) when all exists.
     auto has = tx.exec_params1(
-        "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND "
-        "EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'allowed_rules' AND NOT attisdropped)",
+        "SELECT to_regclass($2) IS NOT NULL AND "
+        "(SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) AND NOT attisdropped AND attname IN "
+        "('applied_by', 'execution_ms', 'success', 'mgr_version', 'kind', 'down_checksum', 'backup', 'allowed_rules')) = 8",
         t, log)[0].as<bool>();
     if (!has) tx.exec(sql);
     tx.commit();
@@ -90,60 +95,68 @@ void HistoryStore::ensure() {
   }
 }
 
+namespace {
+
+HistoryRow row_from_typed(const pqxx::row& row) {
+  HistoryRow h;
+  h.migration_id = row[0].c_str();
+  h.name = row[1].c_str();
+  h.checksum = row[2].c_str();
+  h.environment = row[3].c_str();
+  h.applied_at = row[4].c_str();
+  h.applied_by = row[5].c_str();
+  if (!row[6].is_null()) h.execution_ms = row[6].as<int>();
+  h.success = row[7].as<bool>();
+  h.mgr_version = row[8].c_str();
+  h.kind = row[9].c_str();
+  h.down_checksum = opt_text(row[10]);
+  h.backup = opt_text(row[11]);
+  h.allowed_rules = row[12].c_str();
+  return h;
+}
+
+// Another tool's (or an older mgr's) table may lack columns: take what is there.
+HistoryRow row_from_json(const nlohmann::json& j) {
+  auto text = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
+  HistoryRow h;
+  h.migration_id = j.contains("migration_id") && j["migration_id"].is_number() ? j["migration_id"].dump() : text("migration_id");
+  h.name = text("name");
+  h.checksum = text("checksum");
+  h.environment = text("environment");
+  h.applied_at = text("applied_at");
+  h.applied_by = text("applied_by");
+  if (j.contains("execution_ms") && j["execution_ms"].is_number()) h.execution_ms = j["execution_ms"].get<int>();
+  h.success = !j.contains("success") || !j["success"].is_boolean() || j["success"].get<bool>();
+  h.mgr_version = text("mgr_version");
+  if (j.contains("kind") && j["kind"].is_string()) h.kind = j["kind"].get<std::string>();
+  return h;
+}
+
+}  // namespace
+
 std::vector<HistoryRow> HistoryStore::read_all() {
   std::vector<HistoryRow> rows;
+  // One round trip in the common case (this is the whole cost of a no-op
+  // apply); a missing table or missing columns are told apart by SQLSTATE.
   try {
     pqxx::nontransaction tx(m_session.connection());
-    if (tx.exec_params1("SELECT to_regclass($1)", m_table.quoted())[0].is_null()) return rows;
-    // Older history tables (or another tool's) may lack newer columns: read
-    // every row as JSON then, so status and dry runs still work read-only.
-    bool complete = tx.exec_params1(
-        "SELECT count(*) = 4 FROM pg_attribute WHERE attrelid = to_regclass($1) AND NOT attisdropped "
-        "AND attname IN ('kind', 'down_checksum', 'backup', 'allowed_rules')",
-        m_table.quoted())[0].as<bool>();
-    if (complete) {
-      auto r = tx.exec(std::string("SELECT ") + k_row_columns + " FROM " + m_table.quoted());
-      rows.reserve(r.size());
-      for (const auto& row : r) {
-        HistoryRow h;
-        h.migration_id = row[0].c_str();
-        h.name = row[1].c_str();
-        h.checksum = row[2].c_str();
-        h.environment = row[3].c_str();
-        h.applied_at = row[4].c_str();
-        h.applied_by = row[5].c_str();
-        if (!row[6].is_null()) h.execution_ms = row[6].as<int>();
-        h.success = row[7].as<bool>();
-        h.mgr_version = row[8].c_str();
-        h.kind = row[9].c_str();
-        h.down_checksum = opt_text(row[10]);
-        h.backup = opt_text(row[11]);
-        h.allowed_rules = row[12].c_str();
-        rows.push_back(std::move(h));
-      }
-    } else {
-      auto r = tx.exec("SELECT to_jsonb(h)::text FROM " + m_table.quoted() + " h");
-      for (const auto& row : r) {
-        auto j = nlohmann::json::parse(row[0].c_str());
-        auto text = [&](const char* k) {
-          return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string();
-        };
-        HistoryRow h;
-        h.migration_id = j.contains("migration_id") && j["migration_id"].is_number() ? j["migration_id"].dump() : text("migration_id");
-        h.name = text("name");
-        h.checksum = text("checksum");
-        h.environment = text("environment");
-        h.applied_at = text("applied_at");
-        h.applied_by = text("applied_by");
-        if (j.contains("execution_ms") && j["execution_ms"].is_number()) h.execution_ms = j["execution_ms"].get<int>();
-        h.success = !j.contains("success") || !j["success"].is_boolean() || j["success"].get<bool>();
-        h.mgr_version = text("mgr_version");
-        rows.push_back(std::move(h));
-      }
-    }
+    auto r = tx.exec(std::string("SELECT ") + k_row_columns + " FROM " + m_table.quoted());
+    rows.reserve(r.size());
+    for (const auto& row : r) rows.push_back(row_from_typed(row));
   } catch (const pqxx::sql_error& e) {
-    throw Failure(m_session.environment().name + ": cannot read history table " + m_table.display() + ": " +
-                  m_session.clean(e.what()));
+    if (e.sqlstate() == "42P01" || e.sqlstate() == "3F000") return rows;  // no table / no schema yet
+    if (e.sqlstate() != "42703") {
+      throw Failure(m_session.environment().name + ": cannot read history table " + m_table.display() + ": " +
+                    m_session.clean(e.what()));
+    }
+    try {
+      pqxx::nontransaction tx(m_session.connection());
+      auto r = tx.exec("SELECT to_jsonb(h)::text FROM " + m_table.quoted() + " h");
+      for (const auto& row : r) rows.push_back(row_from_json(nlohmann::json::parse(row[0].c_str())));
+    } catch (const pqxx::sql_error& e2) {
+      throw Failure(m_session.environment().name + ": cannot read history table " + m_table.display() + ": " +
+                    m_session.clean(e2.what()));
+    }
   }
   sort_rows(rows);
   return rows;

@@ -512,3 +512,23 @@ TEST_F(ApplyTest, CommentOnlyMigrationIsRefused) {
   EXPECT_THAT(r.err, HasSubstr("[empty-migration]"));
   EXPECT_FALSE(table_exists(p.dev(), "schema_migrations"));
 }
+
+TEST_F(ApplyTest, HistoryTableOfAnOlderShapeIsReadAndUpgraded) {
+  Project p;
+  // The table another team's tool created: no success, applied_by, kind, ... columns.
+  p.dev().exec(
+      "CREATE TABLE schema_migrations (id SERIAL PRIMARY KEY, migration_id VARCHAR(255) UNIQUE NOT NULL, "
+      "name VARCHAR(255) NOT NULL, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, checksum VARCHAR(64) NOT NULL, "
+      "environment VARCHAR(50) NOT NULL)");
+  p.add("0001_create_t.sql", k_create_t);
+  p.add("0002_add_col.sql", k_add_col);
+  ASSERT_EQ(p.mgr({"apply", "dev", "--to", "0001"}).exit_code, 0);
+  // Drop the upgrade columns again to read an old-shape table with a row in it.
+  p.dev().exec("ALTER TABLE schema_migrations DROP COLUMN kind, DROP COLUMN backup");
+  auto r = p.mgr({"status", "dev", "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"state\": \"applied\""));
+  r = p.mgr({"apply", "dev"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(applied_ids(p.dev()), "0001:true,0002:true");
+}
