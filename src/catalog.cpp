@@ -51,14 +51,6 @@ std::optional<ParsedName> parse_file_name(const std::string& file_name) {
   return parsed;
 }
 
-std::string read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw Failure("cannot read " + p.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 bool only_whitespace(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
 }
@@ -76,6 +68,14 @@ std::string strip_leading_zeros(const std::string& id) {
 }
 
 }  // namespace
+
+std::string read_file_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw Failure("cannot read " + p.string());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 std::string CatalogProblem::format() const {
   return line > 0 ? path.string() + ":" + std::to_string(line) + ": " + message
@@ -262,7 +262,7 @@ CatalogScan scan_catalog(const fs::path& dir) {
   auto load_file = [&](const fs::path& p, bool is_up) -> std::optional<MigrationFile> {
     std::string raw;
     try {
-      raw = read_bytes(p);
+      raw = read_file_bytes(p);
     } catch (const Error& e) {
       scan.problems.push_back({"read-error", p, 0, e.what()});
       return std::nullopt;

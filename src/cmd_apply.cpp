@@ -210,15 +210,7 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
   int total_ms = 0;
   if (!global.json) print_line("applying " + std::to_string(plan.to_apply.size()) + " migration(s) to " + env.name + " (" + env.url.redacted() + ")");
   for (const auto* m : plan.to_apply) {
-    HistoryRow row;
-    row.migration_id = m->id;
-    row.name = m->name;
-    row.checksum = m->up.checksum;
-    row.environment = env.name;
-    row.applied_by = os_user;
-    row.mgr_version = MGR_VERSION;
-    row.kind = "apply";
-    if (m->down) row.down_checksum = m->down->checksum;
+    HistoryRow row = history_row_for(*m, env.name, "apply", os_user);
     row.backup = backup_file;
     row.allowed_rules = allowed_by_id[m->id];
     LogEntry log;

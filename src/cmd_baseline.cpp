@@ -61,18 +61,7 @@ int run_baseline(const GlobalOptions& global, const BaselineOptions& opts) {
   try {
     pqxx::work tx(session.connection());
     for (const auto* m : to_record) {
-      HistoryRow row;
-      row.migration_id = m->id;
-      row.name = m->name;
-      row.checksum = m->up.checksum;
-      row.environment = env.name;
-      row.applied_by = os_user;
-      row.success = true;
-      row.mgr_version = MGR_VERSION;
-      row.kind = "baseline";
-      // Recorded like apply does, so a later rollback can check the down file.
-      if (m->down) row.down_checksum = m->down->checksum;
-      history.insert(tx, row);
+      history.insert(tx, history_row_for(*m, env.name, "baseline", os_user));
       LogEntry log;
       log.action = "baseline";
       log.migration_id = m->id;

@@ -32,14 +32,6 @@ std::string display_path(const fs::path& p) {
   return (ec || rel.empty() ? p : rel).generic_string();
 }
 
-std::string read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw Failure("cannot read " + p.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 bool is_down_file(const fs::path& p) {
   std::string name = p.filename().string();
   return name.size() > 9 && name.ends_with(".down.sql");
@@ -48,7 +40,7 @@ bool is_down_file(const fs::path& p) {
 MigrationFile load_path(const fs::path& p) {
   std::error_code ec;
   if (!fs::is_regular_file(p, ec)) throw UsageError(fmt::format("{}: no such file", p.string()));
-  std::string raw = read_bytes(p);
+  std::string raw = read_file_bytes(p);
   std::size_t bad = 0;
   if (!is_valid_utf8(raw, &bad)) {
     throw ConfigError(fmt::format("{}:{}:{}: invalid UTF-8", p.string(), line_col_at(raw, bad).line,

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "mgr/error.hpp"
+#include "mgr/text.hpp"
 
 namespace mgr {
 
@@ -29,43 +30,10 @@ const std::vector<std::string> k_environment_keys = {
     "url",         "promote_from", "backup",        "lint",        "confirm",        "lock_timeout",
     "statement_timeout", "lock_wait", "backup_format", "backup_keep", "backup_timeout", "pg_bin_dir"};
 
-std::string join(const std::vector<std::string>& items, const std::string& sep) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += sep;
-    out += item;
-  }
-  return out;
-}
-
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t substitute = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, substitute});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
 // " (did you mean 'x'?)" when a candidate is close enough to be a plausible typo.
 std::string suggestion(const std::string& word, const std::vector<std::string>& candidates) {
-  std::string best;
-  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
-  for (const auto& c : candidates) {
-    const auto d = edit_distance(word, c);
-    if (d < best_distance) {
-      best_distance = d;
-      best = c;
-    }
-  }
-  const std::size_t limit = std::max<std::size_t>(2, word.size() / 3);
-  if (best.empty() || best_distance > limit) return "";
-  return " (did you mean '" + best + "'?)";
+  auto best = nearest(word, candidates);
+  return best.empty() ? std::string() : " (did you mean '" + best + "'?)";
 }
 
 bool is_identifier(const std::string& s) {

@@ -107,6 +107,21 @@ std::vector<const Migration*> promotable(const Catalog& catalog, const std::vect
   return out;
 }
 
+HistoryRow history_row_for(const Migration& m, const std::string& env, const std::string& kind,
+                           const std::string& os_user) {
+  HistoryRow row;
+  row.migration_id = m.id;
+  row.name = m.name;
+  row.checksum = m.up.checksum;
+  row.environment = env;
+  row.applied_by = os_user;
+  row.success = true;
+  row.mgr_version = MGR_VERSION;
+  row.kind = kind;
+  if (m.down) row.down_checksum = m.down->checksum;
+  return row;
+}
+
 Plan make_plan(const PlanInput& in) {
   Plan plan;
   const auto& applied = *in.applied;

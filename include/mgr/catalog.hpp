@@ -85,4 +85,7 @@ std::string file_checksum(const std::string& raw_bytes);
 
 bool is_valid_utf8(const std::string& bytes, std::size_t* bad_offset = nullptr);
 
+// A whole file as bytes; Failure naming the file when it cannot be read.
+std::string read_file_bytes(const std::filesystem::path& p);
+
 }  // namespace mgr

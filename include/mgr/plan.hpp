@@ -63,4 +63,9 @@ std::vector<const Migration*> promotable(const Catalog& catalog, const std::vect
 
 Plan make_plan(const PlanInput& in);
 
+// The history row recording `m` in `env` (kind: apply | baseline), with the
+// down file's checksum so a later rollback can tell whether it changed.
+HistoryRow history_row_for(const Migration& m, const std::string& env, const std::string& kind,
+                           const std::string& os_user);
+
 }  // namespace mgr
