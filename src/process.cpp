@@ -136,12 +136,15 @@ ProcessResult run_process(const ProcessSpec& spec) {
     throw Failure(fmt::format("cannot run {}: {}", spec.program.string(), e.what()));
   }
 
-  // Poll rather than wait_for: Boost 1.74's timed wait is fragile, and a
-  // 20ms tick is nothing next to a pg_dump.
+  // Poll rather than wait_for: Boost 1.74's timed wait is fragile. The tick
+  // starts at 1 ms and backs off to 20 ms, so a quick child (pg_dump
+  // --version, pg_restore --list) costs no idle wait.
   std::error_code ec;
-  auto deadline = spec.timeout ? std::optional(started + *spec.timeout) : std::nullopt;
+  const bool has_deadline = spec.timeout.has_value();
+  const auto deadline = started + spec.timeout.value_or(std::chrono::milliseconds(0));
+  auto tick = std::chrono::microseconds(1000);
   while (child.running(ec)) {
-    if (deadline && std::chrono::steady_clock::now() >= *deadline) {
+    if (has_deadline && std::chrono::steady_clock::now() >= deadline) {
       result.timed_out = true;
       spdlog::warn("{} still running after {}; stopping it", spec.program.filename().string(),
                    format_duration(*spec.timeout));
@@ -153,7 +156,8 @@ ProcessResult run_process(const ProcessSpec& spec) {
       if (child.running(ec)) ::kill(child.id(), SIGKILL);
       break;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(tick);
+    tick = std::min(tick * 2, std::chrono::microseconds(20'000));
   }
   child.wait(ec);  // reaps; a no-op when running() already did
   result.elapsed =
