@@ -176,6 +176,7 @@ class Bench:
         self.backups_dir = os.path.join(SCRATCH, "backups")
         os.makedirs(self.cfg_dir, exist_ok=True)
         self.validate_available = None
+        self.phases = set(a.phases.split(","))
         self.lint_available = None
 
     # ---- configs
@@ -257,7 +258,20 @@ class Bench:
                                                   "--no-dump-schema", "migrate"], None, ("schema_migrations", ""))
         names = list(rows)
         tpl = {}
-        for r in range(runs):
+        if "fresh" not in self.phases:
+            # Not measured this time: the later phases still need databases that mgr and
+            # dbmate brought up to N themselves (untimed, checked).
+            for row in ("mgr apply", "dbmate migrate"):
+                if row not in rows:
+                    continue
+                make, cfgname, history = rows[row]
+                db = f"b{n}_setup_{names.index(row)}"
+                pg.create(db)
+                log(f"N={n} setup (untimed): {row}")
+                self.run_ok(make(db), self.urls(db) if cfgname else None, "fresh", f"setup N={n} {row}")
+                self.check(db, n, history, ref, f"setup N={n} {row}")
+                tpl[row] = db
+        for r in range(runs if "fresh" in self.phases else 0):
             order = names[r % len(names):] + names[:r % len(names)]  # rotate: no row always first
             for k, row in enumerate(order):
                 make, cfgname, history = rows[row]
@@ -285,7 +299,7 @@ class Bench:
             noop.append(("dbmate migrate", lambda: [self.dbmate, "--url", pg.url(tpl_dbmate) + "?sslmode=disable",
                                                     "--migrations-dir", os.path.join(gen_dir, "dbmate"),
                                                     "--no-dump-schema", "migrate"], None))
-        self.repeat("no-op", n, noop, cheap_runs,
+        self.repeat("no-op", n, noop if "no-op" in self.phases else [], cheap_runs,
                     check_out=lambda row, so: row != "mgr apply" or "nothing to apply" in so)
         self.check(tpl_mgr, n, (HISTORY, "WHERE success"), ref, f"no-op N={n} mgr")
         if self.dbmate:
@@ -317,11 +331,11 @@ class Bench:
                     f"'{self.dbmate}' --url '{pg.url(tpl_dbmate)}?sslmode=disable' --migrations-dir "
                     f"'{os.path.join(gen_dir, 'dbmate')}' status >/dev/null\n" for _ in range(3)))
             status_rows.append(("dbmate status x3", lambda: ["/bin/sh", dstatus], None))
-        self.repeat("status", n, status_rows, cheap_runs,
+        self.repeat("status", n, status_rows if "status" in self.phases else [], cheap_runs,
                     check_out=lambda row, so: row != "mgr status" or so.count("\n") >= n)
 
         # validate
-        if self.validate_available is not False:
+        if self.validate_available is not False and "validate" in self.phases:
             secs, rss, rc, so, se = timed([self.mgr, "--config", cfg["status"], "validate"], env=st_env, tag="validate", cwd=WORK)
             if rc == 1 and "not available in this build" in (se + so):
                 self.validate_available = False
@@ -334,7 +348,7 @@ class Bench:
                             cheap_runs)
 
         # lint
-        if self.lint_available is not False:
+        if self.lint_available is not False and "lint" in self.phases:
             secs, rss, rc, so, se = timed([self.mgr, "--config", cfg["status"], "lint"], env=st_env, tag="lint", cwd=WORK)
             if rc == 1 and "not available in this build" in (se + so):
                 self.lint_available = False
@@ -345,6 +359,10 @@ class Bench:
                             cheap_runs, ok_codes=(0, 3))
 
         # ---------------- backup: one pending migration on a database holding N-1
+        if "backup" not in self.phases:
+            if not self.a.quick:
+                pg.drop_created()
+            return
         log(f"N={n}: backup phase (template with {n - 1} applied, untimed)")
         prev = f"b{n}_prev"
         pg.create(prev)
@@ -421,11 +439,8 @@ def versions(a, pg):
         "python": platform.python_version(),
         "gnuplot": first_line(["gnuplot", "--version"]) if shutil.which("gnuplot") else "not installed",
     }
-    try:
-        v["mgr commit"] = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
-                                         text=True).stdout.strip()
-    except Exception:
-        pass
+    if a.mgr_build:
+        v["mgr built from"] = a.mgr_build
     return v
 
 
@@ -510,6 +525,7 @@ def collect_meta(a, pg, sizes, started, finished, load_before, load_after, runs_
                      ("fsync", "synchronous_commit", "full_page_writes", "wal_sync_method", "shared_buffers",
                       "max_wal_size")},
         "runs": {str(n): list(runs_for(n)) for n in sizes},
+        "phases": sorted(a.phases.split(",")),
     }
 
 
@@ -569,6 +585,8 @@ def report(a, res, sizes, meta):
       "applied by `mgr apply` with `backup: off` and with `backup: required` (pg_dump -Fc + `pg_restore --list` "
       "verification + manifest); `pg_dump -Fc` and `pg_restore --list` are timed alone on the same N−1 database.")
     w("- Peak RSS: `ru_maxrss` of the mgr process from `wait4()`.")
+    if meta.get("phases") and set(meta["phases"]) != {"fresh", "no-op", "status", "validate", "lint", "backup"}:
+        w(f"- Phases timed in this run: {', '.join(sorted(meta['phases']))} (the others only set up, untimed).")
     for note in res.notes:
         w(f"- {note}")
     for (phase, row), why in res.skipped.items():
@@ -806,6 +824,9 @@ def main():
                     help="markdown appended to RESULTS.md (profiling notes)")
     ap.add_argument("--load-note", default="")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--phases", default="fresh,no-op,status,validate,lint,backup",
+                    help="which phases to time (the others' set-up still runs, untimed)")
+    ap.add_argument("--mgr-build", default="", help="what the mgr binary was built from (commit, local changes)")
     ap.add_argument("--report-from", default="", help="rewrite RESULTS.md from a results.json (no measuring)")
     a = ap.parse_known_args()[0] if "--report-from" in sys.argv else ap.parse_args()
     if a.report_from:

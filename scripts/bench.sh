@@ -4,6 +4,8 @@
 #   scripts/bench.sh                 full run: N = 10,100,1000,10000; writes bench/RESULTS.md and bench/chart.svg
 #   scripts/bench.sh --quick         N = 10,100, 2 runs; writes bench/work/quick/ (smoke test, < 1 min once built)
 #   scripts/bench.sh --sizes 10,100 --runs 5 --runs-large 3 --cheap-runs 10
+#   scripts/bench.sh --sizes 1000,10000 --phases no-op,status,validate,lint --out bench/work/partial
+#                                    time only some phases (set-up for the rest still runs, untimed)
 #
 # MGR_BENCH_BIN   use this mgr binary instead of building build/bench (Release)
 # MGR_BENCH_PORT  sandbox port (default: first free from 55460)
@@ -20,6 +22,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
 quick=0
+out=""
 args=()
 sizes=""
 while [ $# -gt 0 ]; do
@@ -27,8 +30,9 @@ while [ $# -gt 0 ]; do
     --quick) quick=1 ;;
     --sizes) sizes=$2; shift ;;
     --sizes=*) sizes=${1#--sizes=} ;;
-    --runs|--runs-large|--cheap-runs|--large-from|--seed) args+=("$1" "$2"); shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --out) out=$2; shift ;;
+    --runs|--runs-large|--cheap-runs|--large-from|--seed|--phases) args+=("$1" "$2"); shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
@@ -41,9 +45,14 @@ if ! bash scripts/install-deps.sh bench >/dev/null 2>&1; then
   log "warning: scripts/install-deps.sh bench failed (offline?); continuing with what is installed"
 fi
 
-# mgr, Release.
+# mgr, Release. Other work may sit uncommitted in the tree: record what was built.
+changes=$(git status --porcelain -- src include CMakeLists.txt 2>/dev/null | wc -l)
+mgr_build="commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+[ "$changes" -gt 0 ] && mgr_build="$mgr_build + $changes uncommitted file(s) under src/, include/"
+mgr_build="$mgr_build, built $(date -u +%H:%M) UTC"
 if [ -n "${MGR_BENCH_BIN:-}" ]; then
   mgr=$MGR_BENCH_BIN
+  mgr_build="given binary $MGR_BENCH_BIN (MGR_BENCH_BIN)"
 else
   build_dir=$repo/build/bench
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMGR_BUILD_TESTS=OFF >/dev/null
@@ -113,11 +122,11 @@ trap 'exit 130' INT TERM HUP
 log "sandbox on port $port ($sandbox)"
 bash scripts/pg-sandbox.sh start 2>/dev/null
 
-run_args=(--mgr "$mgr" --port "$port" --bindir "$bindir" --dbmate "$dbmate_bin" --dbmate-note "$dbmate_note")
+run_args=(--mgr "$mgr" --mgr-build "$mgr_build" --port "$port" --bindir "$bindir" --dbmate "$dbmate_bin" --dbmate-note "$dbmate_note")
 if [ $quick = 1 ]; then
   run_args+=(--quick --sizes "${sizes:-10,100}" --runs 1 --runs-large 1 --cheap-runs 2 --out "$repo/bench/work/quick")
 else
-  run_args+=(--sizes "${sizes:-10,100,1000,10000}")
+  run_args+=(--sizes "${sizes:-10,100,1000,10000}" --out "${out:-$repo/bench}")
 fi
 start=$(date +%s)
 set +e
