@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -368,6 +369,116 @@ std::vector<fs::path> prune(const fs::path& dir, const Environment& env, const f
   return removed;
 }
 
+// What `mgr restore` runs before the dump, in the same transaction: empties
+// the database so that afterwards it holds exactly what the backup holds,
+// including no objects created after the backup was taken.
+//
+// A DO block, so it reads the live catalog on the server. Every schema but
+// the system ones (pg_catalog, information_schema, pg_toast*, pg_temp* -
+// the latter two include other sessions' temporary schemas) is dropped with
+// CASCADE; extensions in those schemas go first (an extension that created
+// its own schema would otherwise block the DROP SCHEMA), and come back from
+// the dump's CREATE EXTENSION.
+//
+// `public` is recreated as CREATE DATABASE makes it, because pg_dump never
+// writes CREATE SCHEMA public: it writes only the differences from that
+// initial state (ALTER SCHEMA public OWNER TO, COMMENT ON SCHEMA public IS
+// '', GRANT/REVOKE ... ON SCHEMA public), with or without --clean. In
+// PostgreSQL 15 the initial state is owner pg_database_owner, ACL
+// {pg_database_owner=UC/pg_database_owner,=U/pg_database_owner} and the
+// comment 'standard public schema'; before 15 the owner was the bootstrap
+// superuser and PUBLIC also had CREATE.
+//
+// Roles, other databases and database-wide objects outside schemas are not
+// touched. Whatever the connected role may not drop makes the statement
+// fail, and the whole restore with it.
+std::string wipe_sql() {
+  return R"sql(-- mgr restore: empty every user schema before loading the backup.
+SET client_min_messages = warning;
+DO $mgr_wipe$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN
+    SELECT e.extname
+      FROM pg_catalog.pg_extension e
+      JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+       AND n.nspname NOT LIKE 'pg\_toast%'
+       AND n.nspname NOT LIKE 'pg\_temp%'
+     ORDER BY e.extname
+  LOOP
+    EXECUTE pg_catalog.format('DROP EXTENSION IF EXISTS %I CASCADE', r.extname);
+  END LOOP;
+  FOR r IN
+    SELECT n.nspname
+      FROM pg_catalog.pg_namespace n
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+       AND n.nspname NOT LIKE 'pg\_toast%'
+       AND n.nspname NOT LIKE 'pg\_temp%'
+     ORDER BY n.nspname
+  LOOP
+    EXECUTE pg_catalog.format('DROP SCHEMA IF EXISTS %I CASCADE', r.nspname);
+  END LOOP;
+  CREATE SCHEMA public;
+  IF pg_catalog.current_setting('server_version_num')::int >= 150000 THEN
+    ALTER SCHEMA public OWNER TO pg_database_owner;
+    GRANT USAGE ON SCHEMA public TO PUBLIC;
+  ELSE
+    EXECUTE pg_catalog.format('ALTER SCHEMA public OWNER TO %I',
+                              (SELECT rolname FROM pg_catalog.pg_roles WHERE oid = 10));
+    GRANT CREATE, USAGE ON SCHEMA public TO PUBLIC;
+  END IF;
+  COMMENT ON SCHEMA public IS 'standard public schema';
+END
+$mgr_wipe$;
+)sql";
+}
+
+// The time left of a restore's budget, at least 1 ms so that a spent budget
+// still ends the next step at once.
+std::chrono::milliseconds remaining(std::chrono::steady_clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  return std::max(left, std::chrono::milliseconds(1));
+}
+
+// A private (0700) directory for a restore's temporary files, removed with
+// its contents on destruction. Made beside the backup (the disk that holds
+// the backups has room for them) and, where that directory is not writable,
+// in the system temp directory.
+class RestoreWorkDir {
+ public:
+  explicit RestoreWorkDir(const fs::path& backup_file) {
+    std::error_code ec;
+    std::vector<fs::path> parents{fs::absolute(backup_file, ec).parent_path(), fs::temp_directory_path(ec)};
+    std::string errors;
+    for (const auto& parent : parents) {
+      if (parent.empty()) continue;
+      std::string templ = (parent / ".mgr-restore-XXXXXX").string();
+      std::vector<char> buf(templ.begin(), templ.end());
+      buf.push_back('\0');
+      if (::mkdtemp(buf.data()) != nullptr) {
+        m_path = buf.data();
+        ::chmod(m_path.c_str(), 0700);
+        return;
+      }
+      errors += fmt::format("\n  {}: {}", parent.string(), errno_text());
+    }
+    throw Failure(fmt::format("cannot create a temporary directory for the restore:{}\nNothing was changed.", errors));
+  }
+  ~RestoreWorkDir() {
+    std::error_code ec;
+    fs::remove_all(m_path, ec);
+    if (ec) spdlog::warn("cannot remove the restore's temporary directory {}: {}", m_path.string(), ec.message());
+  }
+  RestoreWorkDir(const RestoreWorkDir&) = delete;
+  RestoreWorkDir& operator=(const RestoreWorkDir&) = delete;
+  const fs::path& path() const { return m_path; }
+
+ private:
+  fs::path m_path;
+};
+
 }  // namespace
 
 std::string backup_format_name(BackupFormat format) {
@@ -589,37 +700,81 @@ BackupResult take_backup(const Config& config, const Environment& env, const Ser
 
 void restore_backup(const Config& config, const Environment& env, const fs::path& file, BackupFormat format,
                     std::chrono::milliseconds timeout) {
-  ProcessSpec spec;
-  std::string tool;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Everything mgr writes for this restore lives in one private directory,
+  // removed on every way out of here.
+  RestoreWorkDir work(file);
+
+  // 1. The SQL script to replay: a plain backup as it is; a custom archive
+  //    turned into the same kind of script by pg_restore, which needs no
+  //    database connection for that.
+  fs::path script = file;
+  fs::path psql;
   if (format == BackupFormat::custom) {
-    tool = "pg_restore";
-    spec.program = find_pg_program(tool, bin_dirs(config, env));
-    spec.args = {"--clean",       "--if-exists", "--single-transaction", "--exit-on-error",
-                 "--no-password", "--dbname=" + env.url.conninfo_without_password(), file.string()};
+    auto pg_restore = find_pg_program("pg_restore", bin_dirs(config, env));
+    script = work.path() / "restore.sql";
+    if (!create_private_file(script)) {
+      throw Failure(fmt::format("cannot create {}: it already exists", script.string()));
+    }
+    ProcessSpec convert;
+    convert.program = pg_restore;
+    // --clean --if-exists as for plain backups: DROP ... IF EXISTS before
+    // each object, which matters for objects outside schemas (event
+    // triggers, publications, large objects) that the wipe leaves alone.
+    convert.args = {"--clean", "--if-exists", "--file=" + script.string(), file.string()};
+    convert.stdout_file = "/dev/null";
+    convert.timeout = remaining(deadline);
+    ensure_no_secret_in_argv(convert.args, env.url, "pg_restore");
+    spdlog::info("converting {} to SQL with {}", file.string(), pg_restore.string());
+    auto r = run_process(convert);
+    if (!r.ok()) {
+      throw Failure(fmt::format("restore of {} into {} failed: cannot read the archive: {}\nThe database was not "
+                                "touched.",
+                                file.string(), env.name, tool_failure(pg_restore.string(), r, env.url)));
+    }
+    psql = find_companion("psql", pg_restore, config, env);
   } else {
-    tool = "psql";
-    spec.program = find_pg_program(tool, bin_dirs(config, env));
-    spec.args = {"-X",
-                 "--no-password",
-                 "--quiet",
-                 "-v",
-                 "ON_ERROR_STOP=1",
-                 "--single-transaction",
-                 "--dbname=" + env.url.conninfo_without_password(),
-                 "--file=" + file.string()};
+    psql = find_pg_program("psql", bin_dirs(config, env));
   }
+
+  // A script cut short would load part of the backup after the wipe and
+  // still succeed; the manifest check does not catch a file that was
+  // incomplete when it was hashed.
+  if (!ends_with_completion_line(script)) {
+    throw Failure(fmt::format("restore of {} into {} refused: {} does not end with pg_dump's completion line "
+                              "('{}'); the dump is incomplete. Nothing was changed.",
+                              file.string(), env.name, script.string(), k_completion_line));
+  }
+
+  // 2. The wipe, then the dump, in one transaction: psql 15 wraps all its
+  //    -f files in a single BEGIN/COMMIT with --single-transaction, and
+  //    ON_ERROR_STOP makes the first error end it without a COMMIT.
+  auto wipe = work.path() / "wipe.sql";
+  write_private_file(wipe, wipe_sql());
+
+  ProcessSpec spec;
+  spec.program = psql;
+  spec.args = {"-X",
+               "--no-password",
+               "--quiet",
+               "-v",
+               "ON_ERROR_STOP=1",
+               "--single-transaction",
+               "--dbname=" + env.url.conninfo_without_password(),
+               "--file=" + wipe.string(),
+               "--file=" + script.string()};
   // psql echoes query results (set_config etc.); nobody needs them.
   spec.stdout_file = "/dev/null";
   spec.extra_env = child_env(env, "restore");
-  spec.timeout = timeout;
-  ensure_no_secret_in_argv(spec.args, env.url, tool);
-  spdlog::info("restoring {} into {} ({}) with {}", file.string(), env.name, env.url.redacted(),
-               spec.program.string());
+  spec.timeout = remaining(deadline);
+  ensure_no_secret_in_argv(spec.args, env.url, "psql");
+  spdlog::info("restoring {} into {} ({}) with {}: every schema is emptied, then the backup is loaded",
+               file.string(), env.name, env.url.redacted(), psql.string());
   auto r = run_process(spec);
   if (!r.ok()) {
     throw Failure(fmt::format("restore of {} into {} failed: {}\nThe restore ran in one transaction, so the "
                               "database was left as it was before.",
-                              file.string(), env.name, tool_failure(spec.program.string(), r, env.url)));
+                              file.string(), env.name, tool_failure(psql.string(), r, env.url)));
   }
 }
 

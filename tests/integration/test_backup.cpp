@@ -452,22 +452,255 @@ TEST(Restore, OtherEnvironmentNeedsFlagAndFindsFileByName) {
   EXPECT_EQ(dumps_in(project.backups("test")).size(), 0u);
 }
 
-TEST(Restore, FailedRestoreLeavesDatabaseAsItWas) {
-  MGR_REQUIRE_DB();
-  PgTestDb db("rs_fail");
-  seed(db);
-  Project project(one_env("dev", db.url()));
-  ASSERT_EQ(project.mgr({"backup", "dev"}).exit_code, 0);
-  auto file = dumps_in(project.backups("dev")).at(0);
-  // A view depending on a column the dump recreates makes DROP TABLE fail
-  // midway (--if-exists drops, no CASCADE), after other objects were dropped.
-  db.exec("CREATE VIEW blocker AS SELECT email FROM customers; INSERT INTO customers (email) VALUES ('new@example.com')");
+namespace {
+
+// Restore's temporary directories (.mgr-restore-*) left anywhere under `dir`.
+std::size_t restore_leftovers(const fs::path& dir) {
+  std::size_t n = 0;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return 0;
+  for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator(); ++it) {
+    if (it->path().filename().string().rfind(".mgr-restore-", 0) == 0) ++n;
+  }
+  return n;
+}
+
+// Replaces a backup's bytes and makes its manifest agree, as if pg_dump had
+// written them: what restore does next is then up to the content alone.
+void rewrite_backup(const fs::path& file, const std::string& bytes) {
+  write_file(file, bytes);
+  auto manifest_path = mgr::manifest_path_for(file);
+  auto m = json::parse(read_file(manifest_path));
+  m["size"] = bytes.size();
+  m["sha256"] = mgr::sha256_file(file);
+  write_file(manifest_path, m.dump(2) + "\n");
+  ASSERT_TRUE(mgr::check_backup(file).matches) << mgr::check_backup(file).problem;
+}
+
+// The name of the backup `mgr --json backup` wrote.
+fs::path take(const Project& project, const std::string& env) {
+  auto r = project.mgr({"--json", "backup", env});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return json::parse(r.out)["file"].get<std::string>();
+}
+
+void add_migration(const Project& project, const std::string& name, const std::string& sql) {
+  write_file(project.path() / "migrations" / name, sql);
+}
+
+// Objects and rows created by migrations applied after the backup must be
+// gone after the restore, not only the objects the dump itself contains.
+void restore_replaces_everything(const std::string& format) {
+  PgTestDb db("rs_exact_" + format);
+  Project project(one_env("dev", db.url(), "    backup_format: " + format + "\n"));
+  add_migration(project, "0001_base.sql", R"sql(
+    CREATE EXTENSION IF NOT EXISTS citext;
+    CREATE TABLE customers (id bigint PRIMARY KEY, email citext NOT NULL UNIQUE, note text);
+    CREATE SCHEMA billing;
+    CREATE TABLE billing.invoices (id bigint PRIMARY KEY, customer_id bigint REFERENCES customers, total numeric);
+    INSERT INTO customers VALUES (1, 'Ann@Example.com', 'first'), (2, 'bob@example.com', 'second');
+    INSERT INTO billing.invoices VALUES (10, 1, 12.50), (11, 2, 7);
+    COMMENT ON SCHEMA public IS 'the app''s schema';
+    GRANT CREATE ON SCHEMA public TO PUBLIC;
+  )sql");
+  auto applied = project.mgr({"apply", "dev"});
+  ASSERT_EQ(applied.exit_code, 0) << applied.err << applied.out;
+
+  const auto file = take(project, "dev");
+  const auto schema_before = schema_of(db.url());
+  const auto customers_before = table_text(db, "SELECT * FROM customers ORDER BY id");
+  const auto invoices_before = table_text(db, "SELECT * FROM billing.invoices ORDER BY id");
+  const auto history_before = table_text(db, "SELECT * FROM schema_migrations ORDER BY migration_id");
+  const auto public_before = table_text(db, "SELECT nspowner::regrole, nspacl, obj_description(oid, 'pg_namespace') "
+                                            "FROM pg_namespace WHERE nspname = 'public'");
+
+  // After the backup: a new table with an index and a type, a new schema, a
+  // new extension, rows; then a column with data dropped; public's ACL changed.
+  add_migration(project, "0002_visits.sql", R"sql(
+    CREATE TYPE mood AS ENUM ('happy', 'sad');
+    CREATE TABLE visits (id bigint PRIMARY KEY, customer_id bigint REFERENCES customers, mood mood NOT NULL);
+    CREATE INDEX visits_mood_idx ON visits (mood);
+    INSERT INTO visits VALUES (1, 1, 'happy'), (2, 2, 'sad');
+    CREATE SCHEMA reporting;
+    CREATE VIEW reporting.moods AS SELECT mood, count(*) FROM visits GROUP BY mood;
+    CREATE EXTENSION IF NOT EXISTS pg_trgm;
+    INSERT INTO customers VALUES (3, 'cy@example.com', 'third');
+    REVOKE USAGE ON SCHEMA public FROM PUBLIC;
+  )sql");
+  add_migration(project, "0003_drop_note.sql",
+                "-- mgr:allow drop-column reason: the restore must bring the data back\n"
+                "ALTER TABLE customers DROP COLUMN note;\n");
+  applied = project.mgr({"apply", "dev"});
+  ASSERT_EQ(applied.exit_code, 0) << applied.err << applied.out;
+  ASSERT_NE(schema_of(db.url()), schema_before);
+
+  auto r = project.mgr({"restore", "dev", file.string(), "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_EQ(schema_of(db.url()), schema_before);
+  EXPECT_EQ(table_text(db, "SELECT * FROM customers ORDER BY id"), customers_before);
+  EXPECT_EQ(table_text(db, "SELECT * FROM billing.invoices ORDER BY id"), invoices_before);
+  EXPECT_EQ(table_text(db, "SELECT * FROM schema_migrations ORDER BY migration_id"), history_before);
+  EXPECT_EQ(table_text(db, "SELECT nspowner::regrole, nspacl, obj_description(oid, 'pg_namespace') "
+                           "FROM pg_namespace WHERE nspname = 'public'"),
+            public_before);
+  EXPECT_EQ(db.scalar("SELECT to_regclass('public.visits') IS NULL AND to_regtype('public.mood') IS NULL"), "t");
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM pg_namespace WHERE nspname = 'reporting'"), "0");
+  EXPECT_EQ(db.scalar("SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension"), "citext,plpgsql");
+  // The extension works again: citext compares case-insensitively.
+  EXPECT_EQ(db.scalar("SELECT id FROM customers WHERE email = 'ANN@EXAMPLE.COM'"), "1");
+  EXPECT_NE(r.out.find("now:    1 history rows, newest migration 0001"), std::string::npos) << r.out;
+  EXPECT_EQ(restore_leftovers(project.path()), 0u);
+  EXPECT_EQ(restore_leftovers(fs::temp_directory_path()), 0u);
+
+  // What used to fail with "already exists": the later migrations apply again.
+  applied = project.mgr({"apply", "dev"});
+  ASSERT_EQ(applied.exit_code, 0) << applied.err << applied.out;
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM visits"), "2");
+}
+
+// A restore that fails after the wipe has already dropped everything must
+// leave the database exactly as it was.
+void expect_unchanged_after_failed_restore(const Project& project, const PgTestDb& db, const fs::path& file,
+                                           const std::string& expected_error) {
   const auto schema_before = schema_of(db.url());
   const auto data_before = table_text(db, "SELECT * FROM customers ORDER BY id");
+  const auto later_before = table_text(db, "SELECT * FROM later ORDER BY id");
   auto r = project.mgr({"restore", "dev", file.string(), "--yes"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_NE(r.err.find("pg_restore"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(expected_error), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("Safety backup"), std::string::npos) << r.err;
   EXPECT_EQ(schema_of(db.url()), schema_before);
   EXPECT_EQ(table_text(db, "SELECT * FROM customers ORDER BY id"), data_before);
+  EXPECT_EQ(table_text(db, "SELECT * FROM later ORDER BY id"), later_before);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM schema_migrations_log WHERE action = 'restore' AND outcome = 'failed'"), "1");
+  EXPECT_EQ(restore_leftovers(project.path()), 0u);
+}
+
+void ensure_history(const Project& project) {
+  auto config = project.config();
+  mgr::Session session(config.get("dev"), "test");
+  mgr::HistoryStore(session, config.history_table).ensure();
+}
+
+// The dump gives a table to a role that no longer exists when restoring: the
+// ALTER ... OWNER TO fails after the wipe and after tables were recreated.
+void failed_restore_missing_role(const std::string& format) {
+  PgTestDb db("rs_norole_" + format);
+  const std::string role = fmt::format("mgr_gone_{}_{}", ::getpid(), format);
+  db.exec(fmt::format("DROP ROLE IF EXISTS {0}; CREATE ROLE {0} NOLOGIN", role));
+  seed(db);
+  db.exec(fmt::format("ALTER TABLE customers OWNER TO {}", role));
+  Project project(one_env("dev", db.url(), "    backup_format: " + format + "\n"));
+  ensure_history(project);
+  const auto file = take(project, "dev");
+  db.exec(fmt::format("ALTER TABLE customers OWNER TO CURRENT_USER; DROP ROLE {}", role));
+  // Newer objects, which the wipe drops before the restore fails.
+  db.exec("CREATE TABLE later (id int PRIMARY KEY, v text); INSERT INTO later VALUES (1, 'kept');"
+          "CREATE VIEW blocker AS SELECT email FROM customers; "
+          "INSERT INTO customers (email) VALUES ('new@example.com')");
+  expect_unchanged_after_failed_restore(project, db, file, fmt::format("role \"{}\" does not exist", role));
+}
+
+}  // namespace
+
+TEST(Restore, ReplacesEverythingCustomFormat) {
+  MGR_REQUIRE_DB();
+  restore_replaces_everything("custom");
+}
+
+TEST(Restore, ReplacesEverythingPlainFormat) {
+  MGR_REQUIRE_DB();
+  restore_replaces_everything("plain");
+}
+
+TEST(Restore, FailureAfterWipeLeavesDatabaseAsItWasCustomFormat) {
+  MGR_REQUIRE_DB();
+  failed_restore_missing_role("custom");
+}
+
+TEST(Restore, FailureAfterWipeLeavesDatabaseAsItWasPlainFormat) {
+  MGR_REQUIRE_DB();
+  failed_restore_missing_role("plain");
+}
+
+TEST(Restore, BrokenStatementInScriptLeavesDatabaseAsItWas) {
+  MGR_REQUIRE_DB();
+  PgTestDb db("rs_broken");
+  seed(db);
+  Project project(one_env("dev", db.url(), "    backup_format: plain\n"));
+  ensure_history(project);
+  const auto file = take(project, "dev");
+  // A statement that fails near the end, after every table was recreated.
+  auto bytes = read_file(file);
+  auto at = bytes.rfind("-- PostgreSQL database dump complete");
+  ASSERT_NE(at, std::string::npos);
+  bytes.insert(at, "SELECT 1 / 0;\n");
+  rewrite_backup(file, bytes);
+  db.exec("CREATE TABLE later (id int PRIMARY KEY, v text); INSERT INTO later VALUES (1, 'kept');"
+          "ALTER TABLE customers DROP COLUMN note");
+  expect_unchanged_after_failed_restore(project, db, file, "division by zero");
+}
+
+TEST(Restore, TruncatedScriptIsRefusedBeforeTouchingTheDatabase) {
+  MGR_REQUIRE_DB();
+  PgTestDb db("rs_truncated");
+  seed(db);
+  Project project(one_env("dev", db.url(), "    backup_format: plain\n"));
+  ensure_history(project);
+  const auto file = take(project, "dev");
+  // Cut at a statement boundary: psql would run the first half and succeed.
+  auto bytes = read_file(file);
+  auto at = bytes.find("\nCOPY ");
+  ASSERT_NE(at, std::string::npos);
+  rewrite_backup(file, bytes.substr(0, at + 1));
+  db.exec("CREATE TABLE later (id int PRIMARY KEY, v text); INSERT INTO later VALUES (1, 'kept')");
+  expect_unchanged_after_failed_restore(project, db, file, "completion line");
+}
+
+TEST(Restore, TemporaryFilesArePrivateAndRemovedAndPasswordStaysInEnvironment) {
+  MGR_REQUIRE_DB();
+  PgTestDb db("rs_tmpfiles");
+  seed(db);
+  const std::string role = fmt::format("mgr_rs_secret_{}", ::getpid());
+  const std::string secret = "Rst0re-pw";
+  db.exec(fmt::format("DROP ROLE IF EXISTS {0}; CREATE ROLE {0} LOGIN SUPERUSER PASSWORD '{1}'", role, secret));
+  TempDir bin;
+  const auto real_restore = mgr::find_pg_program("pg_restore", {});
+  const auto real_psql = mgr::find_pg_program("psql", {});
+  // pg_restore and psql that record what they were given, then do the real work.
+  make_script(bin / "pg_restore", fmt::format("echo \"pg_restore $*\" >> '{0}'\nexec '{1}' \"$@\"\n",
+                                              (bin / "argv.log").string(), real_restore.string()));
+  make_script(bin / "psql",
+              fmt::format("echo \"psql $*\" >> '{0}'\n"
+                          "for a in \"$@\"; do case \"$a\" in --file=*) stat -c '%a %n' \"${{a#--file=}}\" >> '{1}';; esac; done\n"
+                          "exec '{2}' \"$@\"\n",
+                          (bin / "argv.log").string(), (bin / "modes.log").string(), real_psql.string()));
+  auto url = db.url();
+  url.replace(url.find("://") + 3, std::string("postgres").size(), role + ":" + secret);
+  Project project(one_env("dev", url, "    pg_bin_dir: " + bin.path().string() + "\n"));
+  const auto file = take(project, "dev");
+  db.exec("CREATE TABLE later (id int)");
+  auto r = project.mgr({"restore", "dev", file.string(), "--yes", "--no-safety-backup"});
+  db.exec("DROP ROLE IF EXISTS " + role);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(db.scalar("SELECT to_regclass('public.later') IS NULL"), "t");
+  auto argv_log = read_file(bin / "argv.log");
+  EXPECT_EQ(argv_log.find(secret), std::string::npos) << argv_log;
+  EXPECT_NE(argv_log.find("pg_restore --clean --if-exists --file="), std::string::npos) << argv_log;
+  EXPECT_NE(argv_log.find("--single-transaction"), std::string::npos) << argv_log;
+  // wipe.sql and the converted restore.sql, both 0600, in a private directory
+  // beside the backup that is gone afterwards.
+  std::istringstream modes(read_file(bin / "modes.log"));
+  std::string line;
+  int files = 0;
+  while (std::getline(modes, line)) {
+    ++files;
+    EXPECT_EQ(line.substr(0, 4), "600 ") << line;
+    fs::path p = line.substr(4);
+    EXPECT_EQ(p.parent_path().parent_path(), file.parent_path()) << line;
+    EXPECT_EQ(p.parent_path().filename().string().rfind(".mgr-restore-", 0), 0u) << line;
+    EXPECT_FALSE(fs::exists(p.parent_path())) << line;
+  }
+  EXPECT_EQ(files, 2);
+  for (const auto* text : {&r.out, &r.err}) EXPECT_EQ(text->find(secret), std::string::npos) << *text;
 }
