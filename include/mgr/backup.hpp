@@ -104,15 +104,14 @@ std::vector<BackupCheck> list_backups(const Config& config, const std::optional<
 // Streams a file through SHA-256 (OpenSSL EVP); lower-case hex.
 std::string sha256_file(const std::filesystem::path& path);
 
-// Loads a backup into `env`'s database, replacing the objects it contains:
-//   custom: pg_restore --clean --if-exists --single-transaction --exit-on-error --no-password
-//   plain:  psql -X --no-psqlrc -v ON_ERROR_STOP=1 --single-transaction --no-password -f FILE
-// Plain backups are dumped with --clean --if-exists, so they carry their own
-// DROP statements. One transaction, so a failure leaves the database as it was. Owners and
-// privileges are restored as dumped (no --no-owner): the roles must exist in
-// the target cluster, otherwise the restore fails and changes nothing.
-// Objects created after the backup and absent from it are not dropped.
-// Throws Failure with the tool's stderr. `timeout` kills a stuck restore.
+// Replaces `env`'s database contents with the backup's, in ONE transaction:
+// a custom archive is first turned into SQL (pg_restore --file), then one
+// `psql --single-transaction` runs a wipe (every non-system schema and
+// extension dropped, `public` recreated as PostgreSQL creates it) followed by
+// the dump, so objects created after the backup are gone too. A failure
+// anywhere leaves the database as it was. Owners and privileges are restored
+// as dumped: the roles must exist. Throws Failure with the tool's stderr;
+// `timeout` bounds conversion and load together.
 void restore_backup(const Config& config, const Environment& env, const std::filesystem::path& file,
                     BackupFormat format, std::chrono::milliseconds timeout);
 
