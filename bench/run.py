@@ -135,7 +135,7 @@ class PG:
 # --------------------------------------------------------------------------- stats
 
 def stats(xs):
-    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs), "all": xs}
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "runs": len(xs), "all": xs}
 
 
 class Results:
@@ -492,22 +492,32 @@ def chart(res, sizes, out_dir, name):
             f.write("\n\n")
             series.append(f"{phase}: {row}")
     svg = os.path.join(out_dir, name)
-    plots = []
+    fresh_plots, other_plots = [], []
     for i, title in enumerate(series):
-        dash = 1 if title.startswith("fresh") else (2 if title.startswith("backup") else 3)
-        plots.append(f"'{data}' index {i} using 1:2:3:4 with yerrorlines lw 1.5 dt {dash} title \"{title}\"")
+        phase = title.split(":")[0]
+        dash = {"fresh": 1, "no-op": 1, "status": 2, "validate": 3, "lint": 4, "backup": 5}.get(phase, 1)
+        is_floor = "floor" in title
+        line = (f"'{data}' index {i} using 1:2:3:4 with yerrorlines lw {1 if is_floor else 2} dt {dash} "
+                f"title \"{title}\"")
+        (fresh_plots if phase == "fresh" else other_plots).append(line)
     gp = os.path.join(SCRATCH, "chart.gp")
+    lo, hi = min(sizes) / 1.4, max(sizes) * 1.4
     with open(gp, "w") as f:
-        f.write(f"""set terminal svg size 1100,720 dynamic enhanced font 'sans,11' background rgb 'white'
+        f.write(f"""set terminal svg size 1400,640 dynamic enhanced font 'sans,11' background rgb 'white'
 set output '{svg}'
-set title "mgr benchmark: median wall time vs number of migrations (whiskers: min-max)"
+set multiplot layout 1,2 title "mgr benchmark: median wall time vs N (log-log; whiskers: min-max)"
 set logscale xy
+set xrange [{lo}:{hi}]
 set xlabel "N (migrations)"
-set ylabel "ms (log scale)"
+set ylabel "ms"
 set grid
-set key outside right top vertical Left reverse noenhanced font 'sans,9'
+set key top left noenhanced font 'sans,9' spacing 0.9
 set xtics ({', '.join(str(n) for n in sizes)})
-plot {', '.join(plots)}
+set title "fresh: apply all N to an empty database"
+plot {', '.join(fresh_plots) if fresh_plots else '1/0 notitle'}
+set title "no-op, status, validate, lint, backup (one command, N applied)"
+plot {', '.join(other_plots) if other_plots else '1/0 notitle'}
+unset multiplot
 """)
     r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
     if r.returncode != 0:
@@ -776,8 +786,17 @@ def report_from(a):
     set_scratch(a)
     data = json.load(open(a.report_from))
     res = Results()
+    sizes = data["sizes"]
+    seen = {}
     for t in data["times"]:
-        res.times[(t["phase"], t["row"], t["n"])] = t["all"]
+        n = t["n"]
+        if "runs" not in t:
+            # Files written before "runs" existed: "n" held the run count. Entries were
+            # stored size by size, so the k-th entry of a (phase, row) is the k-th size it ran at.
+            k = seen.get((t["phase"], t["row"]), 0)
+            seen[(t["phase"], t["row"])] = k + 1
+            n = sizes[k]
+        res.times[(t["phase"], t["row"], n)] = t["all"]
     for r in data["rss_kib"]:
         res.rss[(r["phase"], r["row"], r["n"])] = r["all"]
     res.notes = data["notes"]
