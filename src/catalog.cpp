@@ -1,12 +1,16 @@
 #include "mgr/catalog.hpp"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <sstream>
+#include <string_view>
 
 #include "mgr/error.hpp"
 #include "mgr/text.hpp"
@@ -62,19 +66,36 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
-std::string strip_leading_zeros(const std::string& id) {
+// A view, not a copy: compare_ids runs O(N log N) times per command (sorts, sets, maps).
+std::string_view strip_leading_zeros(std::string_view id) {
   auto nz = id.find_first_not_of('0');
-  return nz == std::string::npos ? std::string("0") : id.substr(nz);
+  return nz == std::string_view::npos ? std::string_view("0") : id.substr(nz);
 }
 
 }  // namespace
 
 std::string read_file_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw Failure("cannot read " + p.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  // open + fstat + one read: no ifstream/ostringstream (fopen, buffer copies) per migration file.
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Failure("cannot read " + p.string());
+  struct stat st {};
+  std::string out;
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) out.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t got = 0;
+  for (;;) {
+    if (got == out.size()) out.resize(out.size() < 4096 ? 4096 : out.size() * 2);
+    auto n = ::read(fd, out.data() + got, out.size() - got);
+    if (n < 0) {
+      ::close(fd);
+      throw Failure("cannot read " + p.string());
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+    if (st.st_size > 0 && got == static_cast<std::size_t>(st.st_size)) break;  // the whole file, one read
+  }
+  ::close(fd);
+  out.resize(got);
+  return out;
 }
 
 std::string CatalogProblem::format() const {
@@ -88,7 +109,7 @@ const Migration* Catalog::find(const std::string& id) const {
   return it != migrations.end() && compare_ids(it->id, id) == 0 ? &*it : nullptr;
 }
 
-std::string canonical_id(const std::string& id) { return strip_leading_zeros(id); }
+std::string canonical_id(const std::string& id) { return std::string(strip_leading_zeros(id)); }
 
 int compare_ids(const std::string& a, const std::string& b) {
   auto na = strip_leading_zeros(a), nb = strip_leading_zeros(b);
@@ -231,7 +252,8 @@ CatalogScan scan_catalog(const fs::path& dir) {
     files.push_back(de.path());
   }
   if (ec) throw ConfigError(dir.string() + ": cannot list migrations directory: " + ec.message());
-  std::sort(files.begin(), files.end());
+  // By the native string: path::operator< parses components on every comparison.
+  std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) { return a.native() < b.native(); });
 
   for (const auto& p : files) {
     auto file_name = p.filename().string();
@@ -248,7 +270,7 @@ CatalogScan scan_catalog(const fs::path& dir) {
 
   // Duplicate ids (numerically equal), naming every file involved.
   std::map<std::string, std::vector<fs::path>> by_id;
-  for (const auto& u : ups) by_id[strip_leading_zeros(u.parsed.id)].push_back(u.path);
+  for (const auto& u : ups) by_id[std::string(strip_leading_zeros(u.parsed.id))].push_back(u.path);
   for (const auto& [id, paths] : by_id) {
     if (paths.size() > 1) {
       std::vector<std::string> names;
@@ -296,7 +318,7 @@ CatalogScan scan_catalog(const fs::path& dir) {
       down = load_file(it->second.path, false);
       down_by_key.erase(it);
     }
-    if (!up || by_id[strip_leading_zeros(u.parsed.id)].size() > 1) continue;
+    if (!up || by_id[std::string(strip_leading_zeros(u.parsed.id))].size() > 1) continue;
     scan.catalog.migrations.push_back(Migration{u.parsed.id, u.parsed.name, std::move(*up), std::move(down)});
   }
   for (const auto& [key, d] : down_by_key) {

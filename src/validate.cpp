@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 #include <nlohmann/json.hpp>
 
 #include "mgr/plan.hpp"
@@ -55,14 +56,6 @@ std::string history_advice(const std::string& code, const std::string& env) {
   }
   if (code == "environment-mismatch") return "fix the url of '" + env + "' in environments.yaml";
   return "see docs/operations.md";
-}
-
-// Same id however it is spelled ("0001" == "1"), like the catalog compares ids.
-const HistoryRow* find_row(const std::vector<HistoryRow>& rows, const std::string& id) {
-  for (const auto& r : rows) {
-    if (compare_ids(r.migration_id, id) == 0) return &r;
-  }
-  return nullptr;
 }
 
 std::string id_list(const std::vector<const Migration*>& ms) {
@@ -217,9 +210,14 @@ std::vector<Finding> cross_environment_findings(const Catalog& catalog, const st
     const auto* s = find_state(*e.promote_from);
     if (s == nullptr || !s->reachable) continue;  // its unreachable finding says why
 
+    // Index the source once by canonical id ("0001" == "1"): a lookup per row, not a scan (O(N^2)).
+    std::unordered_map<std::string, const HistoryRow*> src_by_id;
+    src_by_id.reserve(s->rows.size());
+    for (const auto& sr : s->rows) src_by_id.emplace(canonical_id(sr.migration_id), &sr);
     for (const auto& r : e.rows) {
       if (!r.success) continue;  // failed-migration already covers it
-      const auto* src = find_row(s->rows, r.migration_id);
+      auto found = src_by_id.find(canonical_id(r.migration_id));
+      const HistoryRow* src = found == src_by_id.end() ? nullptr : found->second;
       std::string label = r.migration_id + "_" + r.name;
       if (src == nullptr || !src->success) {
         out.push_back({FindingSeverity::error, "promotion-order-broken", e.name, r.migration_id,
