@@ -201,7 +201,26 @@ fs::path find_pg_program(const std::string& name, const std::vector<fs::path>& b
   }
   // An empty search_path() result must never reach bp::child (it crashes).
   auto on_path = bp::search_path(name);
-  if (!on_path.empty() && is_executable_file(on_path.string())) return on_path.string();
+  if (!on_path.empty() && is_executable_file(on_path.string())) {
+    // Debian's /usr/bin/pg_dump is postgresql-common's pg_wrapper, a Perl
+    // script that picks a version and execs it: ~15 ms per call, three calls
+    // per backup. Go straight to the newest installed binary, which is what
+    // the wrapper runs for the dump tools; the version check still applies.
+    std::error_code ec;
+    if (fs::canonical(on_path.string(), ec).filename() == "pg_wrapper") {
+      fs::path best;
+      for (const auto& dir : fs::directory_iterator("/usr/lib/postgresql", ec)) {
+        auto candidate = dir.path() / "bin" / name;
+        const auto version = dir.path().filename().string();
+        if (!is_executable_file(candidate) || version.find_first_not_of("0123456789") != std::string::npos) continue;
+        if (best.empty() || std::stoi(version) > std::stoi(best.parent_path().parent_path().filename().string())) {
+          best = candidate;
+        }
+      }
+      if (!best.empty()) return best;
+    }
+    return on_path.string();
+  }
   const char* path_var = std::getenv("PATH");
   searched.push_back(fmt::format("PATH {}", path_var != nullptr ? path_var : "(not set)"));
 
