@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <future>
 
 #include "mgr/backup.hpp"
 #include "mgr/catalog.hpp"
@@ -68,17 +69,42 @@ std::vector<Problem> lint_policy(const Config& config, const Environment& env, c
 int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
   auto config = load_config(resolve_config_path(global.config_path, process_env_lookup()));
   const auto& env = config.get(opts.env);
-  auto catalog = load_catalog(config.migrations_dir);
-  if (opts.to && catalog.find(*opts.to) == nullptr) {
-    throw UsageError("--to " + *opts.to + ": no migration with that id in " + config.migrations_dir.string());
+  // Connect, lock and read the history while the catalog loads: at thousands
+  // of files both take tens of milliseconds, and one waits on the server.
+  struct Remote {
+    std::unique_ptr<Session> session;
+    std::unique_ptr<MigrationLock> lock;
+    std::vector<HistoryRow> applied;
+  };
+  Session::set_client_defaults("mgr " + env.name);
+  auto remote_future = std::async(std::launch::async, [&]() {
+    Remote r;
+    r.session = std::make_unique<Session>(env, "mgr " + env.name);
+    if (!opts.dry_run) {
+      r.lock = std::make_unique<MigrationLock>(*r.session, config.history_table, opts.lock_wait.value_or(env.lock_wait));
+    }
+    r.applied = HistoryStore(*r.session, config.history_table).read_all();  // after the lock: a concurrent apply has finished
+    return r;
+  });
+  Catalog catalog;
+  try {
+    catalog = load_catalog(config.migrations_dir);
+    if (opts.to && catalog.find(*opts.to) == nullptr) {
+      throw UsageError("--to " + *opts.to + ": no migration with that id in " + config.migrations_dir.string());
+    }
+  } catch (...) {
+    // A problem with the files is reported first (exit 2), whatever the server said.
+    try {
+      remote_future.get();
+    } catch (...) {
+    }
+    throw;
   }
-  Style style(global.color);
-
-  Session session(env, "mgr " + env.name);
-  std::optional<MigrationLock> lock;
-  if (!opts.dry_run) lock.emplace(session, config.history_table, opts.lock_wait.value_or(env.lock_wait));
+  Remote remote = remote_future.get();
+  Session& session = *remote.session;
   HistoryStore history(session, config.history_table);
-  auto applied = history.read_all();  // after the lock: a concurrent apply has finished by now
+  auto& applied = remote.applied;
+  Style style(global.color);
 
   PlanInput in;
   in.catalog = &catalog;

@@ -14,8 +14,9 @@ Session::Session(const Environment& env, const std::string& application_name) : 
   // libpq reads these as defaults, so the URL keeps the last word; no extra
   // round trip for SET application_name, and an unreachable host fails in
   // seconds rather than hanging a 2 a.m. deploy.
-  ::setenv("PGAPPNAME", application_name.c_str(), 1);
-  if (std::getenv("PGCONNECT_TIMEOUT") == nullptr) ::setenv("PGCONNECT_TIMEOUT", "10", 1);
+  // setenv only when needed: a session may be opened on a worker thread
+  // after set_client_defaults() ran on the main one (setenv is not thread-safe).
+  set_client_defaults(application_name);
   try {
     m_conn = std::make_unique<pqxx::connection>(env.url.conninfo_with_secret());
   } catch (const std::exception& e) {
@@ -24,6 +25,12 @@ Session::Session(const Environment& env, const std::string& application_name) : 
 }
 
 Session::~Session() = default;
+
+void Session::set_client_defaults(const std::string& application_name) {
+  const char* current = std::getenv("PGAPPNAME");
+  if (current == nullptr || application_name != current) ::setenv("PGAPPNAME", application_name.c_str(), 1);
+  if (std::getenv("PGCONNECT_TIMEOUT") == nullptr) ::setenv("PGCONNECT_TIMEOUT", "10", 1);
+}
 
 namespace {
 // pqxx::largeobject exposes the libpq handle of a transaction's connection to

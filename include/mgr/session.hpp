@@ -45,6 +45,11 @@ class Session {
   pg_conn* raw();
   const Environment& environment() const { return *m_env; }
 
+  // Sets libpq's defaults for the next connections (PGAPPNAME, and a 10 s
+  // PGCONNECT_TIMEOUT unless the user set one). Call on the main thread before
+  // opening a Session on another thread.
+  static void set_client_defaults(const std::string& application_name);
+
   // Queried once, then cached.
   const ServerIdentity& identity();
 
