@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <atomic>
 #include <functional>
 #include <mutex>
@@ -85,13 +87,35 @@ struct LoadedFile {
   std::vector<CatalogProblem> problems;
 };
 
-LoadedFile load_migration_file(const fs::path& p, bool is_up) {
+// Reads `name` relative to the open directory `dir_fd` into `buf` (reused
+// across files by the caller's thread): no path walk from the root, no fstat,
+// no allocation per file for files that fit the buffer.
+bool read_at(int dir_fd, const char* name, std::string& buf) {
+  int fd = ::openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  if (buf.size() < 65536) buf.resize(65536);
+  std::size_t got = 0;
+  for (;;) {
+    if (got == buf.size()) buf.resize(buf.size() * 2);
+    auto n = ::read(fd, buf.data() + got, buf.size() - got);
+    if (n < 0) {
+      ::close(fd);
+      return false;
+    }
+    got += static_cast<std::size_t>(n);
+    // A short read of a regular file is its end: saves the read() that returns 0.
+    if (n == 0 || got < buf.size()) break;
+  }
+  ::close(fd);
+  buf.resize(got);
+  return true;
+}
+
+LoadedFile load_migration_file(int dir_fd, const fs::path& p, bool is_up) {
   LoadedFile out;
-  std::string raw;
-  try {
-    raw = read_file_bytes(p);
-  } catch (const Error& e) {
-    out.problems.push_back({"read-error", p, 0, e.what()});
+  thread_local std::string raw;
+  if (!read_at(dir_fd, p.filename().c_str(), raw)) {
+    out.problems.push_back({"read-error", p, 0, "cannot read " + p.string() + ": " + std::strerror(errno)});
     return out;
   }
   std::size_t bad = 0;
@@ -249,12 +273,15 @@ std::string file_checksum(const std::string& raw_bytes) { return sha256_hex(norm
 
 Directives parse_directives(const std::string& sql, const fs::path& path, std::vector<CatalogProblem>* problems) {
   Directives d;
-  std::istringstream lines(sql);
-  std::string line;
   int line_no = 0;
   // Directives live in the leading comment block: blank lines and `--` lines
-  // before the first SQL. Later comments are just comments.
-  while (std::getline(lines, line)) {
+  // before the first SQL. Later comments are just comments. (Walked by hand:
+  // an istringstream per file is measurable at 10,000 files.)
+  for (std::size_t start = 0; start < sql.size();) {
+    auto end = sql.find('\n', start);
+    if (end == std::string::npos) end = sql.size();
+    std::string line = sql.substr(start, end - start);
+    start = end + 1;
     ++line_no;
     auto t = trim(line);
     if (t.empty()) continue;
@@ -369,10 +396,16 @@ CatalogScan scan_catalog(const fs::path& dir) {
       down_by_key.erase(it);
     }
   }
+  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) throw ConfigError(dir.string() + ": cannot open migrations directory: " + std::strerror(errno));
+  struct DirCloser {
+    int fd;
+    ~DirCloser() { ::close(fd); }
+  } dir_closer{dir_fd};
   for_each_parallel(jobs.size(), [&](std::size_t i) {
     auto& job = jobs[i];
-    job.up_result = load_migration_file(job.up->path, true);
-    if (job.down) job.down_result = load_migration_file(*job.down, false);
+    job.up_result = load_migration_file(dir_fd, job.up->path, true);
+    if (job.down) job.down_result = load_migration_file(dir_fd, *job.down, false);
   });
 
   scan.catalog.migrations.reserve(jobs.size());

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace mgr {
 
@@ -57,13 +58,13 @@ std::vector<Problem> check_history(const Catalog& catalog, const std::string& en
 
 std::vector<const Migration*> pending_migrations(const Catalog& catalog, const std::vector<HistoryRow>& applied,
                                                  const std::optional<std::string>& to) {
-  std::set<std::string, bool (*)(const std::string&, const std::string&)> recorded(
-      [](const std::string& a, const std::string& b) { return compare_ids(a, b) < 0; });
-  for (const auto& r : applied) recorded.insert(r.migration_id);
+  std::unordered_set<std::string> recorded;
+  recorded.reserve(applied.size());
+  for (const auto& r : applied) recorded.insert(canonical_id(r.migration_id));
   std::vector<const Migration*> out;
   for (const auto& m : catalog.migrations) {
     if (to && compare_ids(m.id, *to) > 0) break;
-    if (recorded.count(m.id) == 0) out.push_back(&m);
+    if (recorded.count(canonical_id(m.id)) == 0) out.push_back(&m);
   }
   return out;
 }
