@@ -3,7 +3,7 @@
 builds mgr, starts the sandbox and passes the connection details.
 
     bench/run.py --mgr BIN --port P --bindir DIR [--sizes 10,100,1000,10000]
-                 [--runs 5] [--runs-large 3] [--large-from 10000] [--cheap-runs 10]
+                 [--runs 5] [--runs-large 5] [--large-from 10000] [--cheap-runs 10]
                  [--dbmate BIN] [--out DIR] [--quick]
 
 Every timed run applies the same SQL to a freshly created database and is
@@ -840,7 +840,7 @@ def main():
     ap.add_argument("--dbmate-note", default="")
     ap.add_argument("--sizes", default="10,100,1000,10000")
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--runs-large", type=int, default=3)
+    ap.add_argument("--runs-large", type=int, default=5)
     ap.add_argument("--large-from", type=int, default=10000)
     ap.add_argument("--cheap-runs", type=int, default=10)
     ap.add_argument("--seed", type=int, default=42)

@@ -3,7 +3,7 @@
 #
 #   scripts/bench.sh                 full run: N = 10,100,1000,10000; writes bench/RESULTS.md and bench/chart.svg
 #   scripts/bench.sh --quick         N = 10,100, 2 runs; writes bench/work/quick/ (smoke test, < 1 min once built)
-#   scripts/bench.sh --sizes 10,100 --runs 5 --runs-large 3 --cheap-runs 10
+#   scripts/bench.sh --sizes 10,100 --runs 5 --runs-large 5 --cheap-runs 10
 #   scripts/bench.sh --sizes 1000,10000 --phases no-op,status,validate,lint --out bench/work/partial
 #                                    time only some phases (set-up for the rest still runs, untimed)
 #

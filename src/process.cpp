@@ -1,6 +1,8 @@
 #include "mgr/process.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -136,29 +138,40 @@ ProcessResult run_process(const ProcessSpec& spec) {
     throw Failure(fmt::format("cannot run {}: {}", spec.program.string(), e.what()));
   }
 
-  // Poll rather than wait_for: Boost 1.74's timed wait is fragile. The tick
-  // starts at 1 ms and backs off to 20 ms, so a quick child (pg_dump
-  // --version, pg_restore --list) costs no idle wait.
+  // Wait for the exit without polling latency: a pidfd becomes readable when
+  // the child exits, and poll() takes the timeout (Boost 1.74's wait_for is
+  // fragile). Kernels without pidfd_open fall back to a short sleep loop.
   std::error_code ec;
   const bool has_deadline = spec.timeout.has_value();
   const auto deadline = started + spec.timeout.value_or(std::chrono::milliseconds(0));
-  auto tick = std::chrono::microseconds(1000);
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child.id(), 0));
+  auto wait_a_while = [&](std::chrono::milliseconds at_most) {
+    if (pidfd >= 0) {
+      pollfd p{pidfd, POLLIN, 0};
+      ::poll(&p, 1, static_cast<int>(std::min<long long>(at_most.count(), 1000)));
+    } else {
+      std::this_thread::sleep_for(std::min(at_most, std::chrono::milliseconds(5)));
+    }
+  };
   while (child.running(ec)) {
-    if (has_deadline && std::chrono::steady_clock::now() >= deadline) {
+    auto now = std::chrono::steady_clock::now();
+    if (has_deadline && now >= deadline) {
       result.timed_out = true;
       spdlog::warn("{} still running after {}; stopping it", spec.program.filename().string(),
                    format_duration(*spec.timeout));
       ::kill(child.id(), SIGTERM);
       auto grace = std::chrono::steady_clock::now() + std::chrono::seconds(2);
       while (child.running(ec) && std::chrono::steady_clock::now() < grace) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        wait_a_while(std::chrono::milliseconds(50));
       }
       if (child.running(ec)) ::kill(child.id(), SIGKILL);
       break;
     }
-    std::this_thread::sleep_for(tick);
-    tick = std::min(tick * 2, std::chrono::microseconds(20'000));
+    auto left = has_deadline ? std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) + std::chrono::milliseconds(1)
+                             : std::chrono::milliseconds(1000);
+    wait_a_while(left);
   }
+  if (pidfd >= 0) ::close(pidfd);
   child.wait(ec);  // reaps; a no-op when running() already did
   result.elapsed =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
