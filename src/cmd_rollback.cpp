@@ -74,12 +74,7 @@ int run_rollback(const GlobalOptions& global, const RollbackOptions& opts) {
   // Every down file is checked before any runs: a rollback that stops halfway
   // for a missing file is worse than one that never starts.
   for (auto& s : steps) {
-    s.migration = catalog.find(s.row.migration_id);
-    if (s.migration == nullptr) {
-      for (const auto& m : catalog.migrations) {
-        if (compare_ids(m.id, s.row.migration_id) == 0) s.migration = &m;
-      }
-    }
+    s.migration = catalog.find(s.row.migration_id);  // numeric: "1" finds 0001_x
     if (s.migration == nullptr || !s.migration->down) {
       problems.push_back("[missing-down] " + s.label() + " has no down file (" + s.row.migration_id + "_" + s.row.name +
                          ".down.sql) in " + config.migrations_dir.string() + "; write one or restore it");

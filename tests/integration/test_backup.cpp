@@ -549,8 +549,8 @@ void restore_replaces_everything(const std::string& format) {
   // The extension works again: citext compares case-insensitively.
   EXPECT_EQ(db.scalar("SELECT id FROM customers WHERE email = 'ANN@EXAMPLE.COM'"), "1");
   EXPECT_NE(r.out.find("now:    1 history rows, newest migration 0001"), std::string::npos) << r.out;
+  // Only this project's tree: /tmp as a whole holds other tests' restores in flight.
   EXPECT_EQ(restore_leftovers(project.path()), 0u);
-  EXPECT_EQ(restore_leftovers(fs::temp_directory_path()), 0u);
 
   // What used to fail with "already exists": the later migrations apply again.
   applied = project.mgr({"apply", "dev"});
