@@ -8,7 +8,7 @@
 #                                    time only some phases (set-up for the rest still runs, untimed)
 #
 # MGR_BENCH_BIN   use this mgr binary instead of building build/bench (Release)
-# MGR_BENCH_PORT  sandbox port (default: first free from 55460)
+# MGR_BENCH_PORT  sandbox port (default: the first that works from 25460)
 #
 # Builds mgr (Release, build/bench), starts its own durable sandbox PostgreSQL
 # (fsync, synchronous_commit, full_page_writes on) in a temporary directory,
@@ -90,17 +90,12 @@ fi
 [ -n "$bindir" ] || bindir=$(dirname "$(command -v initdb || command -v psql)")
 
 # Own sandbox: own directory and port, durable settings (MGR_SANDBOX_FAST unset).
-port=${MGR_BENCH_PORT:-}
-if [ -z "$port" ]; then
-  for p in $(seq 55460 55560); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
-  done
-fi
-[ -n "$port" ] || { log "no free port found"; exit 1; }
+# The first port that works from 25460 (below the kernel's ephemeral range, so
+# no client connection can be holding it); pg-sandbox.sh tries the next ones.
 sandbox=$(mktemp -d /tmp/mgr-bench-sandbox.XXXXXX)
 chmod 755 "$sandbox"
 unset MGR_SANDBOX_FAST
-export MGR_SANDBOX_DIR=$sandbox MGR_SANDBOX_PORT=$port
+export MGR_SANDBOX_DIR=$sandbox MGR_SANDBOX_PORT=${MGR_BENCH_PORT:-auto:25460}
 cleanup() {
   # A throwaway cluster: stop it without the shutdown checkpoint (seconds of
   # fsync for nothing), then let the sandbox script remove it.
@@ -119,8 +114,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-log "sandbox on port $port ($sandbox)"
 bash scripts/pg-sandbox.sh start 2>/dev/null
+port=$(bash scripts/pg-sandbox.sh port)
+log "sandbox on port $port ($sandbox)"
 
 run_args=(--mgr "$mgr" --mgr-build "$mgr_build" --port "$port" --bindir "$bindir" --dbmate "$dbmate_bin" --dbmate-note "$dbmate_note")
 if [ $quick = 1 ]; then

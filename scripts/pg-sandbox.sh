@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster for the demo, the tests and the benchmark.
 #
-#   scripts/pg-sandbox.sh start|stop|status|url [DB]|reset|psql [DB] [ARGS...]
+#   scripts/pg-sandbox.sh start|stop|status|url [DB]|port|reset|psql [DB] [ARGS...]|destroy
 #
 # MGR_SANDBOX_DIR   where the cluster lives (default: .sandbox/ in the repo)
-# MGR_SANDBOX_PORT  TCP port on 127.0.0.1 (default: 54329)
+# MGR_SANDBOX_PORT  TCP port on 127.0.0.1 (default: 54329), or auto:BASE to take
+#                   the first port from BASE on where the server starts (the
+#                   choice is kept in the sandbox directory for url/psql/port)
 # MGR_SANDBOX_FAST  1: fsync/synchronous_commit/full_page_writes off (tests only;
 #                   the benchmark keeps the durable defaults)
 #
@@ -15,7 +17,16 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 dir=${MGR_SANDBOX_DIR:-$repo/.sandbox}
-port=${MGR_SANDBOX_PORT:-54329}
+port_spec=${MGR_SANDBOX_PORT:-54329}
+auto_port=0
+if [ -f "$dir/port" ]; then
+  port=$(cat "$dir/port")
+elif [[ $port_spec == auto:* ]]; then
+  port=${port_spec#auto:}
+  auto_port=1
+else
+  port=$port_spec
+fi
 databases=(app_dev app_test app_prod)
 
 die() { echo "pg-sandbox: $*" >&2; exit 1; }
@@ -43,6 +54,14 @@ is_running() { [ -d "$data" ] && as_owner "$bindir/pg_ctl" -D "$data" status >/d
 psql_cmd() {
   local db=$1; shift
   "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d "$db" "$@"
+}
+
+start_on() {
+  local opts="-p $1 -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c max_connections=200"
+  if [ "${MGR_SANDBOX_FAST:-0}" = 1 ]; then
+    opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  fi
+  as_owner "$bindir/pg_ctl" -D "$data" -l "$log" -o "$opts" -w -t 60 start >/dev/null
 }
 
 init_cluster() {
@@ -75,14 +94,26 @@ start() {
   fi
   if [ -L "$data" ]; then data=$(readlink -f "$data"); fi
   [ -f "$data/PG_VERSION" ] || init_cluster
-  local opts="-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c max_connections=200"
-  if [ "${MGR_SANDBOX_FAST:-0}" = 1 ]; then
-    opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-  fi
   touch "$log"
   [ "$(id -u)" -eq 0 ] && chown postgres: "$log"
-  as_owner "$bindir/pg_ctl" -D "$data" -l "$log" -o "$opts" -w -t 60 start >/dev/null \
-    || { tail -n 20 "$log" >&2; die "server did not start on port $port (is the port taken?)"; }
+  local tries=1
+  [ "$auto_port" = 1 ] && tries=40
+  local first=$port
+  while :; do
+    # A port may look free to a connect() and still be bound (a client's
+    # ephemeral port, a socket closing): then the next one is tried.
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && start_on "$port"; then
+      break
+    fi
+    tries=$((tries - 1))
+    if [ "$tries" -le 0 ]; then
+      tail -n 20 "$log" >&2
+      die "server did not start on port $port (is the port taken?)"
+    fi
+    port=$((port + 1))
+  done
+  [ "$auto_port" = 1 ] && echo "$port" >"$dir/port"
+  [ "$port" = "$first" ] || echo "pg-sandbox: port $first was taken; using $port" >&2
   ensure_databases
 }
 
@@ -117,8 +148,9 @@ case "$cmd" in
   status)
     if is_running; then echo "running on 127.0.0.1:$port ($dir)"; else echo "stopped ($dir)"; exit 3; fi ;;
   url) echo "postgresql://postgres@127.0.0.1:$port/${1:-postgres}" ;;
+  port) echo "$port" ;;
   reset) start; reset_databases ;;
   psql) db=${1:-postgres}; shift || true; psql_cmd "$db" "$@" ;;
   destroy) stop; rm -rf "$(readlink -f "$data" 2>/dev/null || echo "$data")" "$dir" ;;
-  *) echo "usage: $0 start|stop|status|url [DB]|reset|psql [DB]|destroy" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|url [DB]|port|reset|psql [DB]|destroy" >&2; exit 2 ;;
 esac

@@ -18,18 +18,11 @@ build_dir=${MGR_BUILD_DIR:-$repo/build/test}
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMGR_WERROR=ON >/dev/null
 cmake --build "$build_dir" -j "$(nproc)"
 
-# A free port near 55432, so a running demo sandbox or another run is left alone.
-port=${MGR_TEST_PORT:-}
-if [ -z "$port" ]; then
-  for p in $(seq 55432 55532); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
-  done
-fi
-[ -n "$port" ] || { echo "test.sh: no free port found" >&2; exit 1; }
-
 sandbox=$(mktemp -d /tmp/mgr-test-sandbox.XXXXXX)
 chmod 755 "$sandbox"
-export MGR_SANDBOX_DIR=$sandbox MGR_SANDBOX_PORT=$port MGR_SANDBOX_FAST=1
+# Its own port: the first that works from 25432 (below the kernel's ephemeral
+# range, so no client connection can be holding it), never the demo's 54329.
+export MGR_SANDBOX_DIR=$sandbox MGR_SANDBOX_PORT=${MGR_TEST_PORT:-auto:25432} MGR_SANDBOX_FAST=1
 cleanup() {
   bash "$repo/scripts/pg-sandbox.sh" destroy >/dev/null 2>&1 || true
   rm -rf "$sandbox"
