@@ -239,14 +239,8 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
     HistoryRow row = history_row_for(*m, env.name, "apply", os_user);
     row.backup = backup_file;
     row.allowed_rules = allowed_by_id[m->id];
-    LogEntry log;
-    log.action = "apply";
-    log.migration_id = m->id;
-    log.os_user = os_user;
-    log.mgr_version = MGR_VERSION;
-    log.outcome = "ok";
+    LogEntry log = LogEntry::of("apply", m->id, os_user, m->label());
     log.backup = backup_file;
-    log.detail = m->label();
 
     Bookkeeping books;
     books.on_success = {history.insert_sql(row, true), history.log_sql(log, true)};

@@ -258,10 +258,7 @@ int run_restore(const GlobalOptions& global, const RestoreOptions& opts) {
     spdlog::warn("--no-safety-backup: the current state of {} is not backed up first", env.name);
   }
 
-  LogEntry entry;
-  entry.action = "restore";
-  entry.os_user = os_user_at_host();
-  entry.mgr_version = MGR_VERSION;
+  LogEntry entry = LogEntry::of("restore", std::nullopt, os_user_at_host());
   entry.backup = file.filename().string();
   std::string detail = fmt::format("restored from {} (taken {} from {}, newest migration {})", file.filename().string(),
                                    manifest.created_at, manifest.environment, manifest.newest_migration.value_or("none"));

@@ -62,14 +62,9 @@ int run_baseline(const GlobalOptions& global, const BaselineOptions& opts) {
     pqxx::work tx(session.connection());
     for (const auto* m : to_record) {
       history.insert(tx, history_row_for(*m, env.name, "baseline", os_user));
-      LogEntry log;
-      log.action = "baseline";
-      log.migration_id = m->id;
-      log.os_user = os_user;
-      log.mgr_version = MGR_VERSION;
-      log.outcome = "ok";
-      log.detail = m->label() + " recorded as applied without running it (baseline up to " + opts.to + ")";
-      history.append_log(tx, log);
+      history.append_log(tx, LogEntry::of("baseline", m->id, os_user,
+                                          m->label() + " recorded as applied without running it (baseline up to " +
+                                              opts.to + ")"));
     }
     tx.commit();
   } catch (const pqxx::sql_error& e) {

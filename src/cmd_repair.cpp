@@ -106,13 +106,7 @@ int run_repair(const GlobalOptions& global, const RepairOptions& opts) {
   try {
     pqxx::work tx(session.connection());
     for (const auto& it : items) {
-      LogEntry log;
-      log.action = "repair";
-      log.migration_id = it.row.migration_id;
-      log.os_user = os_user;
-      log.mgr_version = MGR_VERSION;
-      log.outcome = "ok";
-      log.detail = it.describe();
+      auto log = LogEntry::of("repair", it.row.migration_id, os_user, it.describe());
       if (it.kind == RepairItem::Kind::remove_failed) {
         history.remove(tx, it.row.migration_id);
       } else {

@@ -173,14 +173,8 @@ int run_rollback(const GlobalOptions& global, const RollbackOptions& opts) {
   for (std::size_t i = 0; i < steps.size(); ++i) {
     const auto& s = steps[i];
     const auto& down = *s.migration->down;
-    LogEntry log;
-    log.action = "rollback";
-    log.migration_id = s.row.migration_id;
-    log.os_user = os_user;
-    log.mgr_version = MGR_VERSION;
-    log.outcome = "ok";
+    LogEntry log = LogEntry::of("rollback", s.row.migration_id, os_user, "ran " + down.path.filename().string());
     log.backup = backup_file;
-    log.detail = "ran " + down.path.filename().string();
 
     Bookkeeping books;
     books.on_success = {"DELETE FROM " + table + " WHERE migration_id = " + conn.quote(s.row.migration_id),

@@ -24,6 +24,19 @@ struct HistoryRow {
 };
 
 struct LogEntry {
+  // An entry of this mgr (version filled in) by `os_user`, outcome ok.
+  static LogEntry of(std::string action, std::optional<std::string> migration_id, std::string os_user,
+                     std::string detail = "") {
+    LogEntry e;
+    e.action = std::move(action);
+    e.migration_id = std::move(migration_id);
+    e.os_user = std::move(os_user);
+    e.mgr_version = MGR_VERSION;
+    e.outcome = "ok";
+    e.detail = std::move(detail);
+    return e;
+  }
+
   std::string at;      // filled by the database on insert
   std::string action;  // apply | baseline | repair | rollback | restore
   std::optional<std::string> migration_id;
