@@ -14,6 +14,7 @@
 #include <thread>
 #include <fstream>
 #include <map>
+#include <unordered_map>
 #include <memory>
 #include <sstream>
 #include <string_view>
@@ -364,21 +365,31 @@ CatalogScan scan_catalog(const fs::path& dir) {
     (parsed->down ? downs : ups).push_back({*parsed, p});
   }
 
-  // Duplicate ids (numerically equal), naming every file involved.
-  std::map<std::string, std::vector<fs::path>> by_id;
-  for (const auto& u : ups) by_id[std::string(strip_leading_zeros(u.parsed.id))].push_back(u.path);
-  for (const auto& [id, paths] : by_id) {
-    if (paths.size() > 1) {
-      std::vector<std::string> names;
-      for (const auto& p : paths) names.push_back(p.filename().string());
-      for (const auto& p : paths) {
-        scan.problems.push_back({"duplicate-id", p, 0, "migration id " + id + " is used by more than one file: " + join(names, ", ")});
-      }
+  // Duplicate ids (numerically equal), naming every file involved. Hash maps
+  // of views into `ups`/`downs` (not modified from here on): no allocation per file.
+  std::unordered_map<std::string_view, int> id_count;
+  id_count.reserve(ups.size());
+  for (const auto& u : ups) ++id_count[strip_leading_zeros(u.parsed.id)];
+  std::map<std::string_view, std::vector<fs::path>> duplicates;
+  for (const auto& u : ups) {
+    auto id = strip_leading_zeros(u.parsed.id);
+    if (id_count[id] > 1) duplicates[id].push_back(u.path);
+  }
+  for (const auto& [id, paths] : duplicates) {
+    std::vector<std::string> names;
+    for (const auto& p : paths) names.push_back(p.filename().string());
+    for (const auto& p : paths) {
+      scan.problems.push_back({"duplicate-id", p, 0,
+                               "migration id " + std::string(id) + " is used by more than one file: " + join(names, ", ")});
     }
   }
 
-  std::map<std::string, Entry> down_by_key;
-  for (const auto& d : downs) down_by_key.emplace(d.parsed.id + "_" + d.parsed.name, d);
+  // Down files pair with up files by numeric id and name: 0001_x.down.sql belongs to 1_x.sql.
+  auto pair_key = [](const ParsedName& n) { return std::string(strip_leading_zeros(n.id)) + "_" + n.name; };
+  std::unordered_map<std::string, std::size_t> down_by_key;
+  down_by_key.reserve(downs.size());
+  for (std::size_t i = 0; i < downs.size(); ++i) down_by_key.emplace(pair_key(downs[i].parsed), i);
+  std::vector<bool> down_used(downs.size(), false);
 
   // Pair each up file with its down file, then read, check and hash all of
   // them. That is the whole cost of a no-op `mgr apply` at 10,000 files, and
@@ -391,9 +402,9 @@ CatalogScan scan_catalog(const fs::path& dir) {
   std::vector<Job> jobs(ups.size());
   for (std::size_t i = 0; i < ups.size(); ++i) {
     jobs[i].up = &ups[i];
-    if (auto it = down_by_key.find(ups[i].parsed.id + "_" + ups[i].parsed.name); it != down_by_key.end()) {
-      jobs[i].down = it->second.path;
-      down_by_key.erase(it);
+    if (auto it = down_by_key.find(pair_key(ups[i].parsed)); it != down_by_key.end() && !down_used[it->second]) {
+      jobs[i].down = downs[it->second].path;
+      down_used[it->second] = true;
     }
   }
   int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -415,13 +426,15 @@ CatalogScan scan_catalog(const fs::path& dir) {
                            std::make_move_iterator(r->problems.end()));
     }
     const auto& u = *job.up;
-    if (!job.up_result.file || by_id[std::string(strip_leading_zeros(u.parsed.id))].size() > 1) continue;
+    if (!job.up_result.file || id_count[strip_leading_zeros(u.parsed.id)] > 1) continue;
     scan.catalog.migrations.push_back(
         Migration{u.parsed.id, u.parsed.name, std::move(*job.up_result.file), std::move(job.down_result.file)});
   }
-  for (const auto& [key, d] : down_by_key) {
-    scan.problems.push_back({"orphan-down", d.path, 0,
-                             "down file has no up file (expected " + key + ".sql beside it)"});
+  for (std::size_t i = 0; i < downs.size(); ++i) {
+    if (down_used[i]) continue;
+    scan.problems.push_back({"orphan-down", downs[i].path, 0,
+                             "down file has no up file (expected " + downs[i].parsed.id + "_" + downs[i].parsed.name +
+                                 ".sql beside it)"});
   }
 
   std::sort(scan.catalog.migrations.begin(), scan.catalog.migrations.end(),

@@ -40,3 +40,20 @@ TEST(CatalogLarge, ThousandsOfFilesLoadInIdOrderWithEveryProblemReportedInFileOr
 
 }  // namespace
 }  // namespace mgr
+
+namespace mgr {
+namespace {
+
+TEST(CatalogPairing, DownFilePairsWithItsUpFileByNumericId) {
+  test::TempDir dir;
+  test::write_file(dir / "1_add_x.sql", "SELECT 1;\n");
+  test::write_file(dir / "0001_add_x.down.sql", "SELECT 2;\n");
+  auto scan = scan_catalog(dir.path());
+  EXPECT_TRUE(scan.problems.empty()) << scan.problems.front().format();
+  ASSERT_EQ(scan.catalog.migrations.size(), 1u);
+  ASSERT_TRUE(scan.catalog.migrations[0].down.has_value());
+  EXPECT_EQ(scan.catalog.migrations[0].down->path.filename(), "0001_add_x.down.sql");
+}
+
+}  // namespace
+}  // namespace mgr
