@@ -89,11 +89,11 @@ struct LoadedFile {
 };
 
 // Reads `name` relative to the open directory `dir_fd` into `buf` (reused
-// across files by the caller's thread): no path walk from the root, no fstat,
-// no allocation per file for files that fit the buffer.
-bool read_at(int dir_fd, const char* name, std::string& buf) {
+// across files by the caller's thread, never shrunk, so no memset or
+// allocation per file): no path walk from the root, no fstat.
+std::optional<std::string_view> read_at(int dir_fd, const char* name, std::vector<char>& buf) {
   int fd = ::openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
+  if (fd < 0) return std::nullopt;
   if (buf.size() < 65536) buf.resize(65536);
   std::size_t got = 0;
   for (;;) {
@@ -101,27 +101,28 @@ bool read_at(int dir_fd, const char* name, std::string& buf) {
     auto n = ::read(fd, buf.data() + got, buf.size() - got);
     if (n < 0) {
       ::close(fd);
-      return false;
+      return std::nullopt;
     }
     got += static_cast<std::size_t>(n);
     // A short read of a regular file is its end: saves the read() that returns 0.
     if (n == 0 || got < buf.size()) break;
   }
   ::close(fd);
-  buf.resize(got);
-  return true;
+  return std::string_view(buf.data(), got);
 }
 
 LoadedFile load_migration_file(int dir_fd, const fs::path& p, bool is_up) {
   LoadedFile out;
-  thread_local std::string raw;
-  if (!read_at(dir_fd, p.filename().c_str(), raw)) {
+  thread_local std::vector<char> buffer;
+  auto read = read_at(dir_fd, p.filename().c_str(), buffer);
+  if (!read) {
     out.problems.push_back({"read-error", p, 0, "cannot read " + p.string() + ": " + std::strerror(errno)});
     return out;
   }
+  const std::string_view raw = *read;
   std::size_t bad = 0;
   if (!is_valid_utf8(raw, &bad)) {
-    auto pos = line_col_at(raw, bad);
+    auto pos = line_col_at(std::string(raw), bad);
     out.problems.push_back({"invalid-utf8", p, pos.line, "file is not valid UTF-8 (byte offset " + std::to_string(bad) + ")"});
     return out;
   }
@@ -212,7 +213,7 @@ int compare_ids(const std::string& a, const std::string& b) {
   return c < 0 ? -1 : (c > 0 ? 1 : 0);
 }
 
-bool is_valid_utf8(const std::string& bytes, std::size_t* bad_offset) {
+bool is_valid_utf8(std::string_view bytes, std::size_t* bad_offset) {
   std::size_t i = 0, n = bytes.size();
   while (i < n) {
     auto c = static_cast<unsigned char>(bytes[i]);
@@ -240,7 +241,7 @@ bool is_valid_utf8(const std::string& bytes, std::size_t* bad_offset) {
   return true;
 }
 
-std::string normalize_sql_text(const std::string& bytes) {
+std::string normalize_sql_text(std::string_view bytes) {
   std::string_view in(bytes);
   if (in.starts_with(k_bom)) in.remove_prefix(3);
   std::string out;

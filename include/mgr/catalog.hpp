@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mgr {
@@ -79,11 +80,11 @@ Directives parse_directives(const std::string& sql, const std::filesystem::path&
                             std::vector<CatalogProblem>* problems);
 
 // Checksum of file bytes: strip a leading UTF-8 BOM, CRLF -> LF, SHA-256 (OpenSSL EVP), lower hex.
-std::string normalize_sql_text(const std::string& bytes);
+std::string normalize_sql_text(std::string_view bytes);
 std::string sha256_hex(const std::string& bytes);
 std::string file_checksum(const std::string& raw_bytes);
 
-bool is_valid_utf8(const std::string& bytes, std::size_t* bad_offset = nullptr);
+bool is_valid_utf8(std::string_view bytes, std::size_t* bad_offset = nullptr);
 
 // A whole file as bytes; Failure naming the file when it cannot be read.
 std::string read_file_bytes(const std::filesystem::path& p);
