@@ -108,7 +108,7 @@ start() {
     tries=$((tries - 1))
     if [ "$tries" -le 0 ]; then
       tail -n 20 "$log" >&2
-      die "server did not start on port $port (is the port taken?)"
+      die "server did not start on port $port (is the port taken? choose another with MGR_SANDBOX_PORT=...)"
     fi
     port=$((port + 1))
   done
