@@ -499,6 +499,11 @@ TEST_F(ApplyTest, BackupBeforeApplyIsRecordedOnTheHistoryRows) {
   EXPECT_EQ(p.dev().scalar("SELECT count(DISTINCT backup) FROM schema_migrations"), "1");
   EXPECT_TRUE(std::filesystem::exists(p.dir() / "backups/dev" / backup)) << backup;
   EXPECT_TRUE(std::filesystem::exists(p.dir() / "backups/dev" / (backup + ".json")));
+  // The full pg_dump version, read from the dump's own header (no `pg_dump --version` child for
+  // Debian's /usr/lib/postgresql/<major>/bin binaries), e.g. "15.18 (Debian 15.18-0+deb12u1)".
+  auto manifest = read_file(p.dir() / "backups/dev" / (backup + ".json"));
+  EXPECT_THAT(manifest, ::testing::ContainsRegex("\"pg_dump_version\": \"[0-9]+\\.[0-9]+"));
+  EXPECT_FALSE(std::filesystem::exists(p.dir() / "backups/dev" / (backup + ".list.tmp")));
   // Nothing pending: no backup, no pg_dump at all.
   r = p.mgr({"apply", "dev"}, {{"PATH", "/nonexistent"}});
   EXPECT_EQ(r.exit_code, 0) << r.err;
