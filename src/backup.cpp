@@ -255,6 +255,15 @@ bool ends_with_completion_line(const fs::path& file) {
   return true;
 }
 
+// The first `n` bytes of a file ("" when unreadable).
+std::string read_head(const fs::path& path, std::size_t n = 4096) {
+  std::ifstream in(path, std::ios::binary);
+  std::string head(n, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(n));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  return head;
+}
+
 // Verifies the dump; returns the start of its header (plain: the file; custom:
 // pg_restore --list's output), which names the pg_dump version that wrote it.
 std::string verify_dump(const fs::path& file, BackupFormat format, const fs::path& pg_dump, const Config& config,
@@ -265,11 +274,7 @@ std::string verify_dump(const fs::path& file, BackupFormat format, const fs::pat
                                 "('{}'); the dump is incomplete",
                                 file.string(), k_completion_line));
     }
-    std::ifstream in(file, std::ios::binary);
-    std::string head(4096, '\0');
-    in.read(head.data(), static_cast<std::streamsize>(head.size()));
-    head.resize(static_cast<std::size_t>(in.gcount()));
-    return head;
+    return read_head(file);
   }
   // The listing can be megabytes: it goes to a file beside the dump, and only
   // its head is read.
@@ -291,11 +296,7 @@ std::string verify_dump(const fs::path& file, BackupFormat format, const fs::pat
   if (!r.ok()) {
     throw Failure(fmt::format("backup verification failed: {}", tool_failure("pg_restore --list", r, env.url)));
   }
-  std::ifstream in(listing, std::ios::binary);
-  std::string head(4096, '\0');
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<std::size_t>(in.gcount()));
-  return head;
+  return read_head(listing);
 }
 
 // Debian keeps each major version's tools in /usr/lib/postgresql/<major>/bin,
