@@ -227,7 +227,7 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
       print_line("backup: " + backup.file.string() + " (" + std::to_string(backup.size) + " bytes, verified)");
     }
   }
-  if (interrupted()) throw Error(ExitCode::interrupted, "interrupted during the backup; nothing was applied");
+  if (interrupted()) throw Interrupted(interrupt_description() + " during the backup; nothing was applied");
   history.ensure();
 
   MigrationRunner runner(session, env);
@@ -288,11 +288,11 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
       } else {
         print_line("  " + style.red("FAILED") + " " + m->label() + "  (" + std::to_string(outcome.duration_ms) + " ms)");
       }
-      if (interrupted()) throw Error(ExitCode::interrupted, "interrupted: " + msg);
+      if (interrupted()) throw Interrupted(interrupt_description() + ": " + msg);
       throw Failure(msg);
     }
     if (interrupted()) {
-      throw Error(ExitCode::interrupted, "interrupted after " + m->label() + " was applied; nothing after it ran");
+      throw Interrupted(interrupt_description() + " after " + m->label() + " was applied; nothing after it ran");
     }
     applied_json.push_back({{"id", m->id}, {"name", m->name}, {"outcome", "applied"}, {"duration_ms", outcome.duration_ms}});
     if (!global.json) {

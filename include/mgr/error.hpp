@@ -17,7 +17,8 @@ enum class ExitCode : int {
   failure = 1,  // failed while running: database, migration, backup, I/O
   usage = 2,    // usage or configuration error: flags, YAML, migration files
   refused = 3,  // refused by a safety rule: gate, checksum, lint, confirmation
-  interrupted = 130,
+  interrupted = 130,  // SIGINT (Ctrl-C): 128 + 2
+  terminated = 143,   // SIGTERM: 128 + 15
 };
 
 class Error : public std::runtime_error {
