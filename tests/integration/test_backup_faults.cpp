@@ -448,6 +448,29 @@ TEST(BackupFaults, SigintDuringTheBackupOfApplyStopsPgDump) {
   signal_during_backup({"apply", "dev"}, SIGINT);
 }
 
+// The backup before a rollback: the same, and nothing is rolled back.
+TEST(BackupFaults, SigtermDuringTheBackupOfRollbackStopsPgDump) {
+  MGR_REQUIRE_DB();
+  PgTestDb db("bf_sigrb");
+  TempDir bin;
+  Project project(one_env("dev", db.url(), "    backup: off\n"));
+  project.add("0001_a.sql", "CREATE TABLE a (id int);\n");
+  project.add("0001_a.down.sql", "DROP TABLE a;\n");
+  ASSERT_EQ(project.mgr({"apply", "dev"}).exit_code, 0);
+  project.write_config(one_env("dev", db.url(), hanging_pg_dump(bin)));
+  auto running = project.start({"rollback", "dev", "--steps", "1", "--yes"});
+  pid_t dump = wait_for_pid_file(bin / "pg_dump.pid");
+  ASSERT_GT(dump, 0);
+  ::kill(running->pid(), SIGTERM);
+  auto r = running->wait();
+  EXPECT_EQ(r.exit_code, 143) << r.err;
+  EXPECT_NE(r.err.find("partial file"), std::string::npos) << r.err;
+  EXPECT_FALSE(alive(dump));
+  EXPECT_EQ(entries(project.backups("dev")).size(), 0u);
+  EXPECT_EQ(db.scalar("SELECT to_regclass('public.a') IS NOT NULL"), "t");
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM schema_migrations"), "1");
+}
+
 // Issue 17 #4: kill -9 leaves a dump without a manifest: listed as
 // incomplete, then removed by the next backup.
 TEST(BackupFaults, DumpOfAKilledRunIsListedThenRemoved) {
