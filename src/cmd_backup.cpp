@@ -10,6 +10,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "mgr/backup.hpp"
 #include "mgr/commands.hpp"
@@ -139,6 +140,14 @@ std::string backup_state(const BackupCheck& b) {
   return b.matches ? "ok" : "mismatch";
 }
 
+// The CHECK column of `mgr backups` for a state other than ok.
+std::string check_label(const std::string& state) {
+  if (state == "mismatch") return "MISMATCH";
+  if (state == "incomplete") return "INCOMPLETE";
+  if (state == "in_progress") return "RUNNING";
+  return "LEFTOVER";
+}
+
 // The identity check apply makes (plan's check_history): history rows that
 // record another environment mean the URL points at that environment's
 // database. Refused (exit 3) before anything is written.
@@ -180,6 +189,15 @@ bool restore_committed_after_signal(Session& session, HistoryStore& store, const
     tx.exec_params("SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
                    "WHERE application_name = $1 AND pid <> pg_catalog.pg_backend_pid()",
                    application_name);
+    // A COMMIT that reached the server finishes before the backend exits:
+    // read the outcome only once the backend is gone (bounded wait).
+    for (int i = 0; i < 200; ++i) {
+      auto left = tx.exec_params1("SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE application_name = $1",
+                                  application_name)[0]
+                      .as<long>();
+      if (left == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     if (tx.exec_params1("SELECT pg_catalog.to_regclass($1) IS NULL", store.log_table().quoted())[0].as<bool>()) {
       return false;
     }
@@ -271,10 +289,12 @@ int run_backups(const GlobalOptions& global, const BackupsOptions& opts) {
     const auto dir = b.file.parent_path().string();
     if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
     const auto state = backup_state(b);
-    std::string check = state == "ok" ? style.green("ok") : style.red(state == "mismatch" ? "MISMATCH" : state == "incomplete" ? "INCOMPLETE" : state == "in_progress" ? "RUNNING" : "LEFTOVER");
+    std::string check = state == "ok" ? style.green("ok") : style.red(check_label(state));
     std::string created = m ? m->created_at.substr(0, 16) : "-";
     std::replace(created.begin(), created.end(), 'T', ' ');
-    std::string size = m ? human_size(m->size) : b.actual_size && b.leftover == BackupCheck::Leftover::incomplete_dump ? human_size(*b.actual_size) : "-";
+    std::string size = m                                                                   ? human_size(m->size)
+                       : b.actual_size && b.leftover == BackupCheck::Leftover::incomplete_dump ? human_size(*b.actual_size)
+                                                                                               : "-";
     table.add({m ? m->environment : b.file.parent_path().filename().string(), created, size,
                m && m->newest_migration ? *m->newest_migration : "-", check, b.file.filename().string()});
     if (!b.matches) problems.push_back(b.file.filename().string() + ": " + b.problem);
