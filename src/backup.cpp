@@ -771,8 +771,8 @@ void check_dump_script(const fs::path& script) {
     refuse(fmt::format("line {} comes before pg_dump's \\restrict line and is not a comment", line_no));
   }
   if (key.empty()) {
-    refuse("its header has no \\restrict line (pg_dump 15.14, 16.10, 17.6 and later write one); a dump from an "
-           "older pg_dump can only be restored by hand, after reading it");
+    refuse("its header has no \\restrict line (pg_dump and pg_restore 15.14, 16.10, 17.6 and later write one); a "
+           "script from an older one can only be restored by hand, after reading it");
   }
   // 2. The end: pg_dump's completion line, then only comments, blank lines
   //    and `\unrestrict <key>`.
