@@ -1,7 +1,9 @@
 #include "mgr/backup.hpp"
 
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <openssl/evp.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include "mgr/error.hpp"
+#include "mgr/interrupt.hpp"
 #include "mgr/process.hpp"
 #include "mgr/session.hpp"
 
@@ -67,6 +70,10 @@ class Fd {
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   int get() const { return m_fd; }
+  void reset(int fd) {
+    if (m_fd >= 0) ::close(m_fd);
+    m_fd = fd;
+  }
   // Closes now and reports the error (a failed close can mean lost data).
   int close() {
     int rc = ::close(m_fd);
@@ -85,17 +92,25 @@ struct EvpCtxDeleter {
 std::string errno_text() { return std::strerror(errno); }
 
 // Creates `path` with mode 0600 whatever the umask; fails if it exists.
-// Returns false (errno EEXIST) when the name is taken.
-bool create_private_file(const fs::path& path) {
+// Returns -1 (errno EEXIST) when the name is taken, else the open descriptor.
+int create_private_file_fd(const fs::path& path) {
   int raw = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (raw < 0) {
-    if (errno == EEXIST) return false;
+    if (errno == EEXIST) return -1;
     throw Failure(fmt::format("cannot create backup file {}: {}", path.string(), errno_text()));
   }
-  Fd fd(raw);
-  if (::fchmod(fd.get(), 0600) != 0) {
-    throw Failure(fmt::format("cannot set mode 0600 on {}: {}", path.string(), errno_text()));
+  if (::fchmod(raw, 0600) != 0) {
+    int saved = errno;
+    ::close(raw);
+    throw Failure(fmt::format("cannot set mode 0600 on {}: {}", path.string(), std::strerror(saved)));
   }
+  return raw;
+}
+
+bool create_private_file(const fs::path& path) {
+  int fd = create_private_file_fd(path);
+  if (fd < 0) return false;
+  ::close(fd);
   return true;
 }
 
@@ -120,20 +135,21 @@ void write_private_file(const fs::path& path, const std::string& content) {
   }
 }
 
-// Makes `dir` (and missing parents) and forces mode 0700 on the
-// environment's directory: backups hold the whole database.
+// Makes `dir` and every missing parent with mode 0700 whatever the umask
+// (backups hold the whole database), and forces 0700 on `dir` itself.
+// Existing parents are left as they are: they are the user's.
 void ensure_private_dir(const fs::path& dir) {
+  std::vector<fs::path> missing;
   std::error_code ec;
-  if (!fs::exists(dir.parent_path(), ec)) {
-    fs::create_directories(dir.parent_path(), ec);
-    if (ec) {
-      throw Failure(fmt::format("cannot create backups directory {}: {}", dir.parent_path().string(),
-                                ec.message()));
-    }
-    ::chmod(dir.parent_path().c_str(), 0700);  // ours, just made
+  for (auto p = dir; !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
+    missing.push_back(p);
+    if (p == p.parent_path()) break;
   }
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    throw Failure(fmt::format("cannot create backup directory {}: {}", dir.string(), errno_text()));
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
+      throw Failure(fmt::format("cannot create backup directory {}: {}", it->string(), errno_text()));
+    }
+    ::chmod(it->c_str(), 0700);  // ours, just made: the umask may have taken bits away
   }
   if (!fs::is_directory(dir, ec)) {
     throw Failure(fmt::format("cannot use backup directory {}: it is not a directory", dir.string()));
@@ -162,15 +178,21 @@ Timestamps now_utc() {
 }
 
 // Picks a free name: <env>-<ts>.dump, else <env>-<ts>-2.dump, ... and
-// creates it (0600). Never overwrites a file or an orphaned manifest.
+// creates it (0600). Never overwrites a file or an orphaned manifest. The
+// file stays locked (flock) through `lock` until the backup is complete, so
+// that another mgr can tell a dump in progress from one a killed run left.
 fs::path create_backup_file(const fs::path& dir, const std::string& env, const std::string& stamp,
-                            const std::string& ext) {
+                            const std::string& ext, Fd& lock) {
   for (int n = 1; n < 1000; ++n) {
     std::string name = n == 1 ? fmt::format("{}-{}{}", env, stamp, ext) : fmt::format("{}-{}-{}{}", env, stamp, n, ext);
     fs::path path = dir / name;
     std::error_code ec;
     if (fs::exists(manifest_path_for(path), ec)) continue;
-    if (create_private_file(path)) return path;
+    int fd = create_private_file_fd(path);
+    if (fd < 0) continue;
+    ::flock(fd, LOCK_EX);
+    lock.reset(fd);
+    return path;
   }
   throw Failure(fmt::format("cannot find a free backup file name in {}", dir.string()));
 }
@@ -199,32 +221,27 @@ fs::path find_companion(const std::string& name, const fs::path& beside, const C
   return find_pg_program(name, {});
 }
 
-std::map<std::string, std::string> child_env(const Environment& env, const std::string& purpose) {
+// PGPASSWORD for the child: the only way the password leaves mgr.
+std::map<std::string, std::string> child_env(const Environment& env) {
   std::map<std::string, std::string> extra;
   if (env.url.password() && !env.url.password()->empty()) extra["PGPASSWORD"] = *env.url.password();
-  // Shows up in pg_stat_activity unless the URL sets application_name itself.
-  extra["PGAPPNAME"] = fmt::format("mgr {} {}", env.name, purpose);
   return extra;
 }
 
-// The password must only travel in PGPASSWORD. Checked right before spawning
-// on every argument built from data (URL, paths); mgr's own fixed flags are
-// skipped so a short password cannot collide with "--clean".
-void ensure_no_secret_in_argv(const std::vector<std::string>& args, const DbUrl& url, const std::string& tool) {
-  static const std::set<std::string> fixed{
-      "--format=custom", "--format=plain", "--no-password", "--clean",   "--if-exists",
-      "--single-transaction", "--exit-on-error", "--list", "-X", "--quiet", "-v", "ON_ERROR_STOP=1"};
-  const auto& pw = url.password();
-  if (!pw || pw->empty()) return;
-  for (const auto& a : args) {
-    if (fixed.count(a) != 0) continue;
-    if (a.find(*pw) != std::string::npos) {
-      throw Failure(fmt::format(
-          "refusing to run {}: an argument would carry the database password (it must only go "
-          "through PGPASSWORD); nothing was run",
-          tool));
-    }
+// Who the child is in pg_stat_activity: unique per mgr process, so that mgr
+// can find and stop the child's backend after a signal.
+std::string child_application_name(const Environment& env, const std::string& purpose) {
+  return fmt::format("mgr {} {} {}", env.name, purpose, ::getpid());
+}
+
+std::string quote_conninfo(const std::string& value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\\' || c == '\'') out.push_back('\\');
+    out.push_back(c);
   }
+  out.push_back('\'');
+  return out;
 }
 
 std::string tool_failure(const std::string& tool, const ProcessResult& r, const DbUrl& url) {
@@ -253,6 +270,31 @@ bool ends_with_completion_line(const fs::path& file) {
     return false;
   }
   return true;
+}
+
+// Offsets of every occurrence of `needle` in the file, read in 1 MiB blocks
+// (a match may straddle two).
+std::vector<std::uintmax_t> find_all_in_file(const fs::path& path, std::string_view needle) {
+  std::vector<std::uintmax_t> found;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Failure(fmt::format("cannot read {}", path.string()));
+  std::string carry;
+  std::uintmax_t carry_offset = 0;
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    auto n = static_cast<std::size_t>(in.gcount());
+    if (n == 0) break;
+    std::string block = carry;
+    block.append(buf.data(), n);
+    for (auto at = block.find(needle); at != std::string::npos; at = block.find(needle, at + 1)) {
+      found.push_back(carry_offset + at);
+    }
+    const auto keep = std::min(block.size(), needle.size() - 1);
+    carry_offset += block.size() - keep;
+    carry = block.substr(block.size() - keep);
+  }
+  return found;
 }
 
 // The first `n` bytes of a file ("" when unreadable).
@@ -293,10 +335,17 @@ std::string verify_dump(const fs::path& file, BackupFormat format, const fs::pat
   spec.stdout_file = listing;
   spec.timeout = env.backup_timeout;
   auto r = run_process(spec);
+  if (r.interrupted) return {};  // the caller reports the signal
   if (!r.ok()) {
     throw Failure(fmt::format("backup verification failed: {}", tool_failure("pg_restore --list", r, env.url)));
   }
   return read_head(listing);
+}
+
+bool is_restrict_key(std::string_view key) {
+  return !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  });
 }
 
 // Debian keeps each major version's tools in /usr/lib/postgresql/<major>/bin,
@@ -392,6 +441,71 @@ std::vector<BackupCheck> scan_dir(const fs::path& dir, const std::string& env_na
   return found;
 }
 
+constexpr const char* k_restore_dir_prefix = ".mgr-restore-";
+// Holds the audit table during a restore's transaction; the wipe skips it.
+constexpr const char* k_carry_schema = "_mgr_restore_audit";
+
+// <env>-YYYY-MM-DDTHH-MM-SSZ[-N].dump|.sql: a name mgr gives its backups.
+bool is_mgr_backup_name(const std::string& name, const std::string& env) {
+  std::string_view n(name);
+  std::string_view ext = n.size() > 5 && n.substr(n.size() - 5) == ".dump" ? ".dump"
+                         : n.size() > 4 && n.substr(n.size() - 4) == ".sql" ? ".sql"
+                                                                            : "";
+  if (ext.empty() || n.substr(0, env.size() + 1) != env + "-") return false;
+  n = n.substr(env.size() + 1, n.size() - env.size() - 1 - ext.size());
+  constexpr std::string_view shape = "dddd-dd-ddTdd-dd-ddZ";
+  if (n.size() < shape.size()) return false;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    bool digit = n[i] >= '0' && n[i] <= '9';
+    if (shape[i] == 'd' ? !digit : n[i] != shape[i]) return false;
+  }
+  n = n.substr(shape.size());
+  if (n.empty()) return true;
+  if (n.size() < 2 || n[0] != '-') return false;
+  return std::all_of(n.begin() + 1, n.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// True while another open file (a running mgr's) holds the flock on `path`.
+bool held_by_running_mgr(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return false;
+  bool busy = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);
+  return busy;
+}
+
+// Dumps without a manifest named like mgr's, and restore directories.
+std::vector<BackupCheck> scan_leftovers(const fs::path& dir, const std::string& env_name) {
+  std::vector<BackupCheck> found;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return found;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const auto& p = it->path();
+    const auto name = p.filename().string();
+    BackupCheck c;
+    c.file = p;
+    if (name.rfind(k_restore_dir_prefix, 0) == 0 && it->is_directory(ec)) {
+      c.leftover = BackupCheck::Leftover::restore_files;
+      c.problem = "temporary files of a restore that did not finish (mgr was killed); removed by the next "
+                  "backup or restore of " + env_name;
+    } else if (is_mgr_backup_name(name, env_name) && !fs::exists(manifest_path_for(p), ec)) {
+      c.leftover = BackupCheck::Leftover::incomplete_dump;
+      c.file_exists = true;
+      c.problem = "incomplete backup without a manifest (pg_dump did not finish); removed by the next backup "
+                  "or restore of " + env_name;
+    } else {
+      continue;
+    }
+    c.in_progress = held_by_running_mgr(p);
+    if (c.in_progress) c.problem = "being written by a running mgr";
+    c.actual_size = c.leftover == BackupCheck::Leftover::incomplete_dump ? fs::file_size(p, ec) : 0;
+    if (ec) c.actual_size.reset();
+    found.push_back(std::move(c));
+  }
+  std::sort(found.begin(), found.end(), [](const BackupCheck& a, const BackupCheck& b) { return a.file < b.file; });
+  return found;
+}
+
 // backup_keep: N -> keep the newest N mgr backups of this environment.
 std::vector<fs::path> prune(const fs::path& dir, const Environment& env, const fs::path& just_taken,
                             const std::vector<fs::path>& protect) {
@@ -465,7 +579,7 @@ BEGIN
   FOR r IN
     SELECT n.nspname
       FROM pg_catalog.pg_namespace n
-     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', '_mgr_restore_audit')
        AND n.nspname NOT LIKE 'pg\_toast%'
        AND n.nspname NOT LIKE 'pg\_temp%'
      ORDER BY n.nspname
@@ -494,34 +608,31 @@ std::chrono::milliseconds remaining(std::chrono::steady_clock::time_point deadli
   return std::max(left, std::chrono::milliseconds(1));
 }
 
-// A private (0700) directory for a restore's temporary files, removed with
-// its contents on destruction. Made beside the backup (the disk that holds
-// the backups has room for them) and, where that directory is not writable,
-// in the system temp directory.
+// A private (0700) directory for a restore's temporary files, in the
+// environment's backup directory, removed with its contents on destruction.
+// It stays locked (flock) while it exists, so that after a kill -9 the next
+// run can tell it is abandoned, list it and remove it: the converted script
+// holds the whole data.
 class RestoreWorkDir {
  public:
-  explicit RestoreWorkDir(const fs::path& backup_file) {
-    std::error_code ec;
-    std::vector<fs::path> parents{fs::absolute(backup_file, ec).parent_path(), fs::temp_directory_path(ec)};
-    std::string errors;
-    for (const auto& parent : parents) {
-      if (parent.empty()) continue;
-      std::string templ = (parent / ".mgr-restore-XXXXXX").string();
-      std::vector<char> buf(templ.begin(), templ.end());
-      buf.push_back('\0');
-      if (::mkdtemp(buf.data()) != nullptr) {
-        m_path = buf.data();
-        ::chmod(m_path.c_str(), 0700);
-        return;
-      }
-      errors += fmt::format("\n  {}: {}", parent.string(), errno_text());
+  explicit RestoreWorkDir(const fs::path& env_dir) {
+    std::string templ = (env_dir / (std::string(k_restore_dir_prefix) + "XXXXXX")).string();
+    std::vector<char> buf(templ.begin(), templ.end());
+    buf.push_back('\0');
+    if (::mkdtemp(buf.data()) == nullptr) {
+      throw Failure(fmt::format("cannot create a temporary directory for the restore in {}: {}\nNothing was changed.",
+                                env_dir.string(), errno_text()));
     }
-    throw Failure(fmt::format("cannot create a temporary directory for the restore:{}\nNothing was changed.", errors));
+    m_path = buf.data();
+    ::chmod(m_path.c_str(), 0700);
+    m_lock = ::open(m_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (m_lock >= 0) ::flock(m_lock, LOCK_EX);
   }
   ~RestoreWorkDir() {
     std::error_code ec;
     fs::remove_all(m_path, ec);
     if (ec) spdlog::warn("cannot remove the restore's temporary directory {}: {}", m_path.string(), ec.message());
+    if (m_lock >= 0) ::close(m_lock);
   }
   RestoreWorkDir(const RestoreWorkDir&) = delete;
   RestoreWorkDir& operator=(const RestoreWorkDir&) = delete;
@@ -529,12 +640,206 @@ class RestoreWorkDir {
 
  private:
   fs::path m_path;
+  int m_lock = -1;
 };
+
+// "name" with embedded quotes doubled, for SQL that mgr generates itself.
+std::string sql_ident(const std::string& name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+// 'text' with quotes doubled (the scripts set standard_conforming_strings).
+std::string sql_literal(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') out.push_back('\'');
+    out.push_back(c);
+  }
+  return out + "'";
+}
+
+// Run before the wipe, in the restore's transaction: the audit table is
+// moved out of the wipe's way into a schema the wipe leaves alone.
+std::string carry_out_sql(const RestoreAudit& audit) {
+  const auto table = sql_ident(audit.log_schema) + "." + sql_ident(audit.log_table);
+  // client_connection_check_interval (PostgreSQL 14+): should psql die
+  // during a long statement (mgr killed), the server notices within a second
+  // and rolls back, rather than when the statement ends.
+  return fmt::format(R"sql(-- mgr restore: keep the audit log out of the wipe.
+SET standard_conforming_strings = on;
+SET client_min_messages = warning;
+DO $mgr_check$
+BEGIN
+  IF pg_catalog.current_setting('server_version_num')::int >= 140000 THEN
+    PERFORM pg_catalog.set_config('client_connection_check_interval', '1000', false);
+  END IF;
+END
+$mgr_check$;
+CREATE SCHEMA {0};
+DO $mgr_carry$
+BEGIN
+  IF pg_catalog.to_regclass({1}) IS NOT NULL THEN
+    ALTER TABLE {2} SET SCHEMA {0};
+  END IF;
+END
+$mgr_carry$;
+)sql",
+                     sql_ident(k_carry_schema), sql_literal(table), table);
+}
+
+// Run after the backup's script, in the same transaction: the audit rows
+// the backup does not have (written after it was taken) are appended to the
+// restored audit table (columns both have; new ids, original times), or the
+// whole table comes back when the backup had none; then the restore's own row.
+std::string carry_back_sql(const RestoreAudit& audit) {
+  const auto table = sql_ident(audit.log_schema) + "." + sql_ident(audit.log_table);
+  const auto saved = sql_ident(k_carry_schema) + "." + sql_ident(audit.log_table);
+  return fmt::format(R"sql(-- mgr restore: the audit log is append-only, across restores too.
+RESET search_path;
+SET standard_conforming_strings = on;
+SET client_min_messages = warning;
+DO $mgr_carry$
+DECLARE
+  target regclass := pg_catalog.to_regclass({0});
+  saved regclass := pg_catalog.to_regclass({1});
+  cols text;
+BEGIN
+  IF saved IS NULL THEN
+    RETURN;
+  END IF;
+  IF target IS NULL THEN
+    EXECUTE pg_catalog.format('CREATE SCHEMA IF NOT EXISTS %I', {2});
+    EXECUTE pg_catalog.format('ALTER TABLE %s SET SCHEMA %I', saved, {2});
+    RETURN;
+  END IF;
+  SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+    FROM pg_catalog.pg_attribute a
+   WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'id'
+     AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute b
+                  WHERE b.attrelid = saved AND b.attname = a.attname AND b.attnum > 0 AND NOT b.attisdropped);
+  EXECUTE pg_catalog.format(
+    'INSERT INTO %s (%s) SELECT %s FROM %s s WHERE NOT EXISTS '
+    '(SELECT 1 FROM %s r WHERE r.id = s.id AND r.at = s.at AND r.action = s.action) ORDER BY s.id',
+    target, cols, cols, saved, target);
+END
+$mgr_carry$;
+DROP SCHEMA {3} CASCADE;
+DO $mgr_row$
+BEGIN
+  IF pg_catalog.to_regclass({0}) IS NOT NULL THEN
+    EXECUTE {4};
+  END IF;
+END
+$mgr_row$;
+)sql",
+                     sql_literal(table), sql_literal(saved), sql_literal(audit.log_schema), sql_ident(k_carry_schema),
+                     sql_literal(audit.restore_row_sql));
+}
 
 }  // namespace
 
+void check_dump_script(const fs::path& script) {
+  auto refuse = [&](const std::string& why) {
+    throw Refused(fmt::format("refusing to restore {}: {}. psql would run backslash commands (such as \\! "
+                              "<shell command>) in it as you; mgr runs only scripts laid out as pg_dump writes "
+                              "them. Nothing was changed.",
+                              script.string(), why));
+  };
+  // 1. The header: comments and blank lines, then `\restrict <key>`, after
+  //    which psql refuses every backslash command but `\unrestrict <key>`.
+  const std::string head = read_head(script, 65536);
+  std::string key;
+  std::size_t pos = 0;
+  int line_no = 0;
+  while (key.empty()) {
+    auto nl = head.find('\n', pos);
+    if (nl == std::string::npos) break;
+    std::string_view line(head.data() + pos, nl - pos);
+    pos = nl + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() || (line.substr(0, 2) == "--" && line.find('\\') == std::string_view::npos)) continue;
+    if (line.substr(0, 10) == "\\restrict " && is_restrict_key(line.substr(10))) {
+      key = std::string(line.substr(10));
+      break;
+    }
+    refuse(fmt::format("line {} comes before pg_dump's \\restrict line and is not a comment", line_no));
+  }
+  if (key.empty()) {
+    refuse("its header has no \\restrict line (pg_dump and pg_restore 15.14, 16.10, 17.6 and later write one); a "
+           "script from an older one can only be restored by hand, after reading it");
+  }
+  // 2. The end: pg_dump's completion line, then only comments, blank lines
+  //    and `\unrestrict <key>`.
+  if (!ends_with_completion_line(script)) {
+    throw Failure(fmt::format("{} does not end with pg_dump's completion line ('{}'); the dump is incomplete. "
+                              "Nothing was changed.",
+                              script.string(), k_completion_line));
+  }
+  // 3. No other \restrict or \unrestrict anywhere (whatever quoting or
+  //    escapes would hide the key): the one pair is the header's and the end's.
+  const auto restricts = find_all_in_file(script, "\\restrict ");
+  const auto unrestricts = find_all_in_file(script, "\\unrestrict");
+  if (restricts.size() != 1) refuse(fmt::format("it has {} \\restrict lines, pg_dump writes one", restricts.size()));
+  std::error_code ec;
+  const auto size = fs::file_size(script, ec);
+  const std::string tail_line = "\\unrestrict " + key;
+  auto at_unrestrict = [&] {
+    std::ifstream in(script, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(unrestricts[0]));
+    std::string text(tail_line.size() + 1, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    return text;
+  };
+  // The completion check above allows only comments and blank lines around it.
+  if (unrestricts.size() != 1 || ec || size - unrestricts[0] > 8192 ||
+      !(at_unrestrict() == tail_line || at_unrestrict() == tail_line + "\n" || at_unrestrict() == tail_line + "\r")) {
+    refuse(fmt::format("it has {} \\unrestrict commands; pg_dump writes one, with its key, after the completion line",
+                       unrestricts.size()));
+  }
+}
+
 std::string backup_format_name(BackupFormat format) {
   return format == BackupFormat::plain ? "plain" : "custom";
+}
+
+const std::set<std::string>& secret_conninfo_keywords() {
+  static const std::set<std::string> keywords = [] {
+    std::set<std::string> out{"password", "sslpassword"};
+    std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> defaults(PQconndefaults(), PQconninfoFree);
+    for (auto* o = defaults.get(); o != nullptr && o->keyword != nullptr; ++o) {
+      if (o->dispchar != nullptr && std::string(o->dispchar) == "*") out.insert(o->keyword);
+    }
+    return out;
+  }();
+  return keywords;
+}
+
+std::string child_conninfo(const DbUrl& url, const std::string& application_name) {
+  std::string out;
+  for (const auto& [key, value] : url.options()) {
+    if (key == "application_name") continue;  // ours, below
+    if (secret_conninfo_keywords().count(key) != 0) {
+      // Neither argv nor the environment can carry it privately (libpq has
+      // no variable for it), and a file holding it could outlive a killed mgr.
+      throw Failure(fmt::format(
+          "the URL sets {}, which mgr cannot hand to pg_dump, pg_restore or psql without exposing it on "
+          "their command line; use a client key without a passphrase (mode 0600) for this environment, or "
+          "backup: off. Nothing was run.",
+          key));
+    }
+    if (!out.empty()) out.push_back(' ');
+    out += key + "=" + quote_conninfo(value);
+  }
+  if (!out.empty()) out.push_back(' ');
+  out += "application_name=" + quote_conninfo(application_name);
+  return out;
 }
 
 fs::path backup_dir_for(const Config& config, const std::string& env_name) {
@@ -652,20 +957,46 @@ BackupCheck check_backup(const fs::path& backup_file) {
 
 std::vector<BackupCheck> list_backups(const Config& config, const std::optional<std::string>& env) {
   std::vector<BackupCheck> all;
+  std::vector<std::string> names;
   if (env) {
     config.get(*env);  // UsageError naming the known environments
-    return scan_dir(backup_dir_for(config, *env), *env, /*hash=*/true);
+    names.push_back(*env);
+  } else {
+    for (const auto& e : config.environments) names.push_back(e.name);
   }
-  for (const auto& e : config.environments) {
-    auto found = scan_dir(backup_dir_for(config, e.name), e.name, /*hash=*/true);
+  for (const auto& name : names) {
+    auto found = scan_dir(backup_dir_for(config, name), name, /*hash=*/true);
+    std::move(found.begin(), found.end(), std::back_inserter(all));
+  }
+  for (const auto& name : names) {
+    auto found = scan_leftovers(backup_dir_for(config, name), name);
     std::move(found.begin(), found.end(), std::back_inserter(all));
   }
   return all;
 }
 
+std::vector<fs::path> remove_leftovers(const Config& config, const Environment& env) {
+  std::vector<fs::path> removed;
+  for (const auto& c : scan_leftovers(backup_dir_for(config, env.name), env.name)) {
+    if (c.in_progress) continue;
+    std::error_code ec;
+    fs::remove_all(c.file, ec);
+    if (ec) {
+      spdlog::warn("cannot remove {} (left by a killed mgr): {}", c.file.string(), ec.message());
+      continue;
+    }
+    spdlog::info("removed {} left by an mgr that was killed", c.file.string());
+    removed.push_back(c.file);
+  }
+  return removed;
+}
+
 BackupResult take_backup(const Config& config, const Environment& env, const ServerIdentity& server,
                          const std::optional<std::string>& newest_migration, const std::string& reason,
                          const std::vector<fs::path>& protect) {
+  // From here a signal is recorded, stops the running child and ends in
+  // Interrupted after the partial files are removed.
+  InterruptGuard guard;
   // 1. The tool and its version: pg_dump refuses servers newer than itself,
   //    so say so before creating anything.
   auto pg_dump = find_pg_program("pg_dump", bin_dirs(config, env));
@@ -674,7 +1005,15 @@ BackupResult take_backup(const Config& config, const Environment& env, const Ser
     version.major = *major;
     version.text = std::to_string(*major);  // the full text comes from the dump's header below
   } else {
-    version = pg_tool_version(pg_dump);
+    try {
+      version = pg_tool_version(pg_dump);
+    } catch (const Failure&) {
+      if (!interrupted()) throw;
+    }
+    if (interrupted()) {
+      throw Interrupted(fmt::format("{} before the backup of {} started; nothing was written",
+                                    interrupt_description(), env.name));
+    }
   }
   int server_major = server_major_version(server.version_num);
   if (server.version_num > 0 && version.major < server_major) {
@@ -688,15 +1027,24 @@ BackupResult take_backup(const Config& config, const Environment& env, const Ser
   // 2. A new private file in a private directory.
   auto dir = fs::absolute(backup_dir_for(config, env.name));
   ensure_private_dir(dir);
+  remove_leftovers(config, env);
   auto stamps = now_utc();
   const bool plain = env.backup_format == BackupFormat::plain;
   PartialFiles partial;
-  auto file = create_backup_file(dir, env.name, stamps.for_file, plain ? ".sql" : ".dump");
+  Fd in_progress(-1);
+  auto file = create_backup_file(dir, env.name, stamps.for_file, plain ? ".sql" : ".dump", in_progress);
   partial.add(file);
   spdlog::info("backing up {} ({}) to {}", env.name, env.url.redacted(), file.string());
+  auto stop_if_interrupted = [&](const std::string& during) {
+    if (!interrupted()) return;
+    throw Interrupted(fmt::format("{} during the backup of {} ({}): the partial file {} was removed; nothing "
+                                  "else was changed",
+                                  interrupt_description(), env.name, during, file.filename().string()));
+  };
 
   // 3. pg_dump writes through --file into the 0600 file we created (it
-  //    truncates, the mode stays). The password goes only into PGPASSWORD.
+  //    truncates, the mode stays). The password goes only into PGPASSWORD;
+  //    --dbname is built from the parsed options, without any secret.
   ProcessSpec spec;
   spec.program = pg_dump;
   spec.args = {plain ? "--format=plain" : "--format=custom", "--no-password", "--file=" + file.string()};
@@ -705,11 +1053,11 @@ BackupResult take_backup(const Config& config, const Environment& env, const Ser
     spec.args.push_back("--clean");
     spec.args.push_back("--if-exists");
   }
-  spec.args.push_back("--dbname=" + env.url.conninfo_without_password());
-  spec.extra_env = child_env(env, "backup");
+  spec.args.push_back("--dbname=" + child_conninfo(env.url, child_application_name(env, "backup")));
+  spec.extra_env = child_env(env);
   spec.timeout = env.backup_timeout;
-  ensure_no_secret_in_argv(spec.args, env.url, "pg_dump");
   auto r = run_process(spec);
+  stop_if_interrupted("pg_dump was stopped");
   if (!r.ok()) {
     throw Failure(fmt::format("backup of {} failed: {}\nThe partial file was removed; nothing else was changed.",
                               env.name, tool_failure(pg_dump.string(), r, env.url)));
@@ -717,6 +1065,7 @@ BackupResult take_backup(const Config& config, const Environment& env, const Ser
 
   // 4. Verify, hash, describe.
   auto header = verify_dump(file, env.backup_format, pg_dump, config, env);
+  stop_if_interrupted("while verifying the dump");
   BackupManifest m;
   m.file = file.filename().string();
   m.environment = env.name;
@@ -740,6 +1089,7 @@ BackupResult take_backup(const Config& config, const Environment& env, const Ser
   partial.add(tmp);
   partial.add(manifest);
   write_private_file(tmp, manifest_to_json(m).dump(2) + "\n");
+  stop_if_interrupted("before the manifest was written");
   std::error_code ec;
   fs::rename(tmp, manifest, ec);
   if (ec) throw Failure(fmt::format("cannot write manifest {}: {}", manifest.string(), ec.message()));
@@ -757,11 +1107,24 @@ BackupResult take_backup(const Config& config, const Environment& env, const Ser
 }
 
 void restore_backup(const Config& config, const Environment& env, const fs::path& file, BackupFormat format,
-                    std::chrono::milliseconds timeout) {
+                    std::chrono::milliseconds timeout, const RestoreAudit& audit) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  // Everything mgr writes for this restore lives in one private directory,
-  // removed on every way out of here.
-  RestoreWorkDir work(file);
+  // A signal stops the child and ends in Interrupted; a second one, or a
+  // kill -9, kills mgr and its children with it (the server then rolls the
+  // open transaction back) and leaves the work directory to the next run.
+  InterruptGuard guard;
+  auto stop_if_interrupted = [&](const std::string& state) {
+    if (!interrupted()) return;
+    throw Interrupted(fmt::format("{} during the restore of {} into {}: {}", interrupt_description(),
+                                  file.filename().string(), env.name, state));
+  };
+  // Everything mgr writes for this restore lives in one private, locked
+  // directory in the environment's backup directory, removed on every way
+  // out of here.
+  const auto env_dir = fs::absolute(backup_dir_for(config, env.name));
+  ensure_private_dir(env_dir);
+  remove_leftovers(config, env);
+  RestoreWorkDir work(env_dir);
 
   // 1. The SQL script to replay: a plain backup as it is; a custom archive
   //    turned into the same kind of script by pg_restore, which needs no
@@ -782,9 +1145,9 @@ void restore_backup(const Config& config, const Environment& env, const fs::path
     convert.args = {"--clean", "--if-exists", "--file=" + script.string(), file.string()};
     convert.stdout_file = "/dev/null";
     convert.timeout = remaining(deadline);
-    ensure_no_secret_in_argv(convert.args, env.url, "pg_restore");
     spdlog::info("converting {} to SQL with {}", file.string(), pg_restore.string());
     auto r = run_process(convert);
+    stop_if_interrupted("pg_restore was stopped while converting the archive; the database was not touched");
     if (!r.ok()) {
       throw Failure(fmt::format("restore of {} into {} failed: cannot read the archive: {}\nThe database was not "
                                 "touched.",
@@ -795,20 +1158,19 @@ void restore_backup(const Config& config, const Environment& env, const fs::path
     psql = find_pg_program("psql", bin_dirs(config, env));
   }
 
-  // A script cut short would load part of the backup after the wipe and
-  // still succeed; the manifest check does not catch a file that was
-  // incomplete when it was hashed.
-  if (!ends_with_completion_line(script)) {
-    throw Failure(fmt::format("restore of {} into {} refused: {} does not end with pg_dump's completion line "
-                              "('{}'); the dump is incomplete. Nothing was changed.",
-                              file.string(), env.name, script.string(), k_completion_line));
-  }
+  // 2. Only what pg_dump writes: no backslash command can run, and a script
+  //    cut short (which would load part of the backup after the wipe and
+  //    still succeed) is refused.
+  check_dump_script(script);
 
-  // 2. The wipe, then the dump, in one transaction: psql 15 wraps all its
-  //    -f files in a single BEGIN/COMMIT with --single-transaction, and
-  //    ON_ERROR_STOP makes the first error end it without a COMMIT.
-  auto wipe = work.path() / "wipe.sql";
-  write_private_file(wipe, wipe_sql());
+  // 3. In one transaction (psql 15 wraps all its -f files in a single
+  //    BEGIN/COMMIT with --single-transaction; ON_ERROR_STOP ends it at the
+  //    first error without a COMMIT): the audit table out of the way, the
+  //    wipe, the dump, the audit rows back with the restore's own row.
+  auto before = work.path() / "before.sql";
+  write_private_file(before, carry_out_sql(audit) + wipe_sql());
+  auto after = work.path() / "after.sql";
+  write_private_file(after, carry_back_sql(audit));
 
   ProcessSpec spec;
   spec.program = psql;
@@ -818,17 +1180,18 @@ void restore_backup(const Config& config, const Environment& env, const fs::path
                "-v",
                "ON_ERROR_STOP=1",
                "--single-transaction",
-               "--dbname=" + env.url.conninfo_without_password(),
-               "--file=" + wipe.string(),
-               "--file=" + script.string()};
+               "--dbname=" + child_conninfo(env.url, audit.application_name),
+               "--file=" + before.string(),
+               "--file=" + script.string(),
+               "--file=" + after.string()};
   // psql echoes query results (set_config etc.); nobody needs them.
   spec.stdout_file = "/dev/null";
-  spec.extra_env = child_env(env, "restore");
+  spec.extra_env = child_env(env);
   spec.timeout = remaining(deadline);
-  ensure_no_secret_in_argv(spec.args, env.url, "psql");
   spdlog::info("restoring {} into {} ({}) with {}: every schema is emptied, then the backup is loaded",
                file.string(), env.name, env.url.redacted(), psql.string());
   auto r = run_process(spec);
+  stop_if_interrupted("psql was stopped");
   if (!r.ok()) {
     throw Failure(fmt::format("restore of {} into {} failed: {}\nThe restore ran in one transaction, so the "
                               "database was left as it was before.",

@@ -3,18 +3,24 @@
 #include <unistd.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <random>
 #include <string>
+#include <thread>
 
 #include "mgr/backup.hpp"
 #include "mgr/commands.hpp"
 #include "mgr/config.hpp"
 #include "mgr/error.hpp"
+#include "mgr/catalog.hpp"
 #include "mgr/history.hpp"
+#include "mgr/interrupt.hpp"
 #include "mgr/output.hpp"
+#include "mgr/plan.hpp"
 #include "mgr/session.hpp"
 
 namespace fs = std::filesystem;
@@ -126,6 +132,86 @@ void log_restore(Session& session, HistoryStore& store, const LogEntry& entry) {
   tx.commit();
 }
 
+// ok | mismatch | incomplete | in_progress | restore_leftover
+std::string backup_state(const BackupCheck& b) {
+  if (b.in_progress) return "in_progress";
+  if (b.leftover == BackupCheck::Leftover::incomplete_dump) return "incomplete";
+  if (b.leftover == BackupCheck::Leftover::restore_files) return "restore_leftover";
+  return b.matches ? "ok" : "mismatch";
+}
+
+// The CHECK column of `mgr backups` for a state other than ok.
+std::string check_label(const std::string& state) {
+  if (state == "mismatch") return "MISMATCH";
+  if (state == "incomplete") return "INCOMPLETE";
+  if (state == "in_progress") return "RUNNING";
+  return "LEFTOVER";
+}
+
+// The identity check apply makes (plan's check_history): history rows that
+// record another environment mean the URL points at that environment's
+// database. Refused (exit 3) before anything is written.
+void refuse_other_environments_database(const std::string& command, const Environment& env,
+                                        const std::vector<HistoryRow>& rows) {
+  std::string msg;
+  for (const auto& p : check_history(Catalog{}, env.name, rows)) {
+    if (p.code == "environment-mismatch") msg += "\n  - [" + p.code + "] " + p.message;
+  }
+  if (!msg.empty()) throw Refused(command + " of " + env.name + " refused; nothing was changed:" + msg);
+}
+
+// A random hex token that marks this restore's audit row, so that after a
+// signal mgr can tell whether psql's COMMIT got through.
+std::string run_token() {
+  std::random_device rd;
+  return fmt::format("{:08x}{:08x}", rd(), rd());
+}
+
+// The schema that holds (or will hold) the audit table: the history table's
+// own when configured, else where the search_path finds it, else the first
+// schema on the search_path.
+std::string audit_schema(Session& session, HistoryStore& store) {
+  if (!store.table().schema.empty()) return store.table().schema;
+  pqxx::nontransaction tx(session.connection());
+  return tx.exec_params1("SELECT coalesce((SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+                         "ON n.oid = c.relnamespace WHERE c.oid = pg_catalog.to_regclass($1)), current_schema())",
+                         store.log_table().quoted())[0]
+      .c_str();
+}
+
+// After a signal: stop psql's backend if it is still there (psql was
+// killed; the server would notice only at its next read), then read whether
+// the restore committed.
+bool restore_committed_after_signal(Session& session, HistoryStore& store, const std::string& application_name,
+                                    const std::string& token) {
+  try {
+    pqxx::nontransaction tx(session.connection());
+    tx.exec_params("SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
+                   "WHERE application_name = $1 AND pid <> pg_catalog.pg_backend_pid()",
+                   application_name);
+    // A COMMIT that reached the server finishes before the backend exits:
+    // read the outcome only once the backend is gone (bounded wait).
+    for (int i = 0; i < 200; ++i) {
+      auto left = tx.exec_params1("SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE application_name = $1",
+                                  application_name)[0]
+                      .as<long>();
+      if (left == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (tx.exec_params1("SELECT pg_catalog.to_regclass($1) IS NULL", store.log_table().quoted())[0].as<bool>()) {
+      return false;
+    }
+    return tx.exec_params1("SELECT count(*) FROM " + store.log_table().quoted() +
+                               " WHERE action = 'restore' AND position($1 in detail) > 0",
+                           token)[0]
+               .as<long>() > 0;
+  } catch (const std::exception& e) {
+    spdlog::warn("after the signal, cannot check the state of {}: {}", session.environment().name,
+                 session.clean(e.what()));
+    return false;
+  }
+}
+
 }  // namespace
 
 int run_backup(const GlobalOptions& global, const BackupOptions& opts) {
@@ -135,7 +221,9 @@ int run_backup(const GlobalOptions& global, const BackupOptions& opts) {
   // Under the lock, so the newest migration in the manifest is what the dump holds.
   MigrationLock lock(session, config.history_table, env.lock_wait);
   HistoryStore store(session, config.history_table);
-  auto newest = newest_applied(store.read_all());
+  auto rows = store.read_all();
+  refuse_other_environments_database("backup", env, rows);
+  auto newest = newest_applied(rows);
   auto result = take_backup(config, env, session.identity(), newest, "manual");
 
   if (global.json) {
@@ -161,7 +249,8 @@ int run_backups(const GlobalOptions& global, const BackupsOptions& opts) {
     for (const auto& b : backups) {
       json j{{"file", b.file.string()},
              {"name", b.file.filename().string()},
-             {"manifest_path", b.manifest_path.string()},
+             {"state", backup_state(b)},
+             {"manifest_path", b.leftover == BackupCheck::Leftover::none ? json(b.manifest_path.string()) : json(nullptr)},
              {"file_exists", b.file_exists},
              {"actual_size", b.actual_size ? json(*b.actual_size) : json(nullptr)},
              {"actual_sha256", b.actual_sha256.empty() ? json(nullptr) : json(b.actual_sha256)},
@@ -189,17 +278,29 @@ int run_backups(const GlobalOptions& global, const BackupsOptions& opts) {
                         : fmt::format("No backups in {}.", config.backups_dir.string()));
     return 0;
   }
+  // Fits 100 columns: file names without their directory (named below the
+  // table), times to the minute; reasons, hashes and paths are in --json.
   Style style(global.color);
-  TextTable table({"ENV", "CREATED (UTC)", "SIZE", "NEWEST MIGRATION", "CHECK", "FILE", "REASON"});
+  TextTable table({"ENV", "CREATED (UTC)", "SIZE", "NEWEST", "CHECK", "FILE"});
   std::vector<std::string> problems;
+  std::vector<std::string> dirs;
   for (const auto& b : backups) {
     const auto* m = b.manifest ? &*b.manifest : nullptr;
-    table.add({m ? m->environment : "?", m ? m->created_at : "?", m ? human_size(m->size) : "?",
-               m && m->newest_migration ? *m->newest_migration : "-",
-               b.matches ? style.green("ok") : style.red("MISMATCH"), b.file.string(), m ? m->reason : ""});
-    if (!b.matches) problems.push_back(b.problem);
+    const auto dir = b.file.parent_path().string();
+    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
+    const auto state = backup_state(b);
+    std::string check = state == "ok" ? style.green("ok") : style.red(check_label(state));
+    std::string created = m ? m->created_at.substr(0, 16) : "-";
+    std::replace(created.begin(), created.end(), 'T', ' ');
+    std::string size = m                                                                   ? human_size(m->size)
+                       : b.actual_size && b.leftover == BackupCheck::Leftover::incomplete_dump ? human_size(*b.actual_size)
+                                                                                               : "-";
+    table.add({m ? m->environment : b.file.parent_path().filename().string(), created, size,
+               m && m->newest_migration ? *m->newest_migration : "-", check, b.file.filename().string()});
+    if (!b.matches) problems.push_back(b.file.filename().string() + ": " + b.problem);
   }
   std::cout << table.render(style);
+  for (const auto& d : dirs) print_line("in " + d);
   for (const auto& p : problems) print_line(style.red("! ") + p);
   std::cout.flush();
   return 0;
@@ -229,24 +330,30 @@ int run_restore(const GlobalOptions& global, const RestoreOptions& opts) {
                               file.string(), env.name, manifest.environment));
   }
 
-  // 2. Every environment asks, whatever its `confirm` setting.
+  // 2. The database must be this environment's, as apply checks it.
+  Session session(env, application_name(env));
+  HistoryStore store(session, config.history_table);
+  refuse_other_environments_database("restore", env, store.read_all());
+
+  // 3. Every environment asks, whatever its `confirm` setting.
   if (!opts.yes && ::isatty(STDIN_FILENO) == 0) {
     throw Refused(fmt::format("restore of {} needs confirmation and there is no terminal to ask on; pass --yes "
                               "to confirm. Nothing was changed.",
                               env.name));
   }
-  confirm_or_refuse(env.name,
-                    fmt::format("Restore {} ({}) from {}\n  taken {} from {}, newest migration {}, reason: {}\n"
-                                "This replaces the objects in the backup with their backed-up state.",
-                                env.name, env.url.redacted(), file.string(), manifest.created_at,
-                                manifest.environment, manifest.newest_migration.value_or("(none)"),
-                                manifest.reason),
-                    opts.yes);
+  confirm_or_refuse(
+      env.name,
+      fmt::format("Restore {} ({}) from {}\n  taken {} from {}, newest migration {}, reason: {}\n"
+                  "Every schema of database {} is dropped and replaced by the backup's: tables, columns and rows "
+                  "added or changed since the backup are lost (the audit log is kept).\n{}",
+                  env.name, env.url.redacted(), file.string(), manifest.created_at, manifest.environment,
+                  manifest.newest_migration.value_or("(none)"), manifest.reason, session.identity().database,
+                  opts.no_safety_backup ? "--no-safety-backup: the current state is NOT backed up first."
+                                        : "A safety backup of the current state is taken first."),
+      opts.yes);
 
-  // 3. Under the migration lock, so no apply runs in between.
-  Session session(env, application_name(env));
+  // 4. Under the migration lock, so no apply runs in between.
   MigrationLock lock(session, config.history_table, env.lock_wait);
-  HistoryStore store(session, config.history_table);
   auto before = history_state(store);
 
   std::optional<BackupResult> safety;
@@ -258,18 +365,35 @@ int run_restore(const GlobalOptions& global, const RestoreOptions& opts) {
     spdlog::warn("--no-safety-backup: the current state of {} is not backed up first", env.name);
   }
 
-  LogEntry entry = LogEntry::of("restore", std::nullopt, os_user_at_host());
+  const auto token = run_token();
+  LogEntry entry = LogEntry::of("restore", manifest.newest_migration, os_user_at_host());
   entry.backup = file.filename().string();
   std::string detail = fmt::format("restored from {} (taken {} from {}, newest migration {})", file.filename().string(),
                                    manifest.created_at, manifest.environment, manifest.newest_migration.value_or("none"));
   if (safety) detail += fmt::format("; safety backup {}", safety->file_name());
+  detail += fmt::format("; run {}", token);
+  entry.detail = detail;
+  RestoreAudit audit;
+  audit.log_schema = audit_schema(session, store);
+  audit.log_table = store.log_table().table;
+  audit.restore_row_sql = store.log_sql(entry);
+  audit.application_name = fmt::format("mgr {} restore {}", env.name, ::getpid());
+  const std::string safety_note =
+      safety ? fmt::format("\nSafety backup of the state before: {}", safety->file.string()) : "";
 
   auto started = std::chrono::steady_clock::now();
   try {
-    restore_backup(config, env, file, manifest.format, env.backup_timeout);
-  } catch (const Failure& e) {
+    restore_backup(config, env, file, manifest.format, env.backup_timeout, audit);
+  } catch (const Interrupted& e) {
+    if (restore_committed_after_signal(session, store, audit.application_name, token)) {
+      throw Interrupted(std::string(e.what()) + " after its transaction had committed: " + env.name +
+                        " now holds the backup (the audit log records the restore)." + safety_note);
+    }
+    throw Interrupted(std::string(e.what()) + "; its transaction was rolled back: " + env.name +
+                      " is unchanged. Temporary files were removed." + safety_note);
+  } catch (const Error& e) {
     entry.outcome = "failed";
-    entry.detail = detail;
+    entry.migration_id.reset();
     entry.duration_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                              std::chrono::steady_clock::now() - started).count());
     try {
@@ -277,18 +401,13 @@ int run_restore(const GlobalOptions& global, const RestoreOptions& opts) {
     } catch (const std::exception& log_error) {
       spdlog::warn("could not record the failed restore in the audit log: {}", session.clean(log_error.what()));
     }
-    throw Failure(std::string(e.what()) +
-                  (safety ? fmt::format("\nSafety backup of the state before: {}", safety->file.string()) : ""));
+    if (e.code() == ExitCode::refused) throw Refused(std::string(e.what()) + safety_note);
+    throw Failure(std::string(e.what()) + safety_note);
   }
   auto duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
 
-  // 4. The migration state that came back with the dump.
+  // 5. The migration state that came back with the dump.
   auto after = history_state(store);
-  entry.outcome = "ok";
-  entry.migration_id = after.newest;
-  entry.detail = detail;
-  entry.duration_ms = static_cast<int>(duration.count());
-  log_restore(session, store, entry);
 
   if (global.json) {
     json j{{"environment", env.name},

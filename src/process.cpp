@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -12,6 +13,7 @@
 #include <boost/process/env.hpp>
 #include <boost/process/environment.hpp>
 #include <boost/process/exe.hpp>
+#include <boost/process/extend.hpp>
 #include <boost/process/io.hpp>
 #include <boost/process/search_path.hpp>
 #include <cerrno>
@@ -27,6 +29,7 @@
 #include <spdlog/spdlog.h>
 
 #include "mgr/error.hpp"
+#include "mgr/interrupt.hpp"
 
 namespace bp = boost::process;
 namespace fs = std::filesystem;
@@ -100,9 +103,126 @@ std::string format_duration(std::chrono::milliseconds d) {
   return fmt::format("{}ms", ms);
 }
 
+// The child's environment: ours plus the extras, as KEY=VALUE strings handed
+// to execve directly. Boost's environment lookup reads past short keys
+// (ASan), so it is not used.
+class ChildEnvironment {
+ public:
+  explicit ChildEnvironment(const std::map<std::string, std::string>& extra) {
+    for (char** e = ::environ; e != nullptr && *e != nullptr; ++e) {
+      std::string_view entry(*e);
+      auto eq = entry.find('=');
+      if (eq != std::string_view::npos && extra.count(std::string(entry.substr(0, eq))) != 0) continue;
+      m_entries.emplace_back(entry);
+    }
+    for (const auto& [key, value] : extra) m_entries.push_back(key + "=" + value);
+    for (auto& entry : m_entries) m_pointers.push_back(entry.data());
+    m_pointers.push_back(nullptr);
+  }
+  char** envp() { return m_pointers.data(); }
+
+ private:
+  std::vector<std::string> m_entries;
+  std::vector<char*> m_pointers;
+};
+
+// Runs in the parent before the fork (environment) and in the child before
+// execve: the child gets its own process group, so a Ctrl-C typed at the
+// terminal reaches mgr only and mgr decides how the child stops; and it dies
+// with mgr (SIGKILL when mgr's thread ends, kill -9 included), so a restore
+// or dump never goes on after mgr is gone.
+struct ChildSetup : bp::extend::handler {
+  ChildSetup(ChildEnvironment* e, pid_t p) : env(e), parent(p) {}
+  ChildEnvironment* env;
+  pid_t parent;
+
+  template <class Executor>
+  void on_setup(Executor& exec) const {
+    exec.env = env->envp();
+  }
+  template <class Executor>
+  void on_exec_setup(Executor&) const {
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // mgr died between fork and prctl: the death signal was already missed.
+    if (::getppid() != parent) ::_exit(127);
+  }
+};
+
+// Sends `sig` to the child's process group (and the child, in case it has
+// not made its group yet).
+void signal_child(const bp::child& child, int sig) {
+  ::kill(-child.id(), sig);
+  ::kill(child.id(), sig);
+}
+
+// Waits for the child to exit, for the deadline, or for a signal to mgr
+// (interrupt_fd), without polling latency: a pidfd becomes readable when the
+// child exits (Boost 1.74's wait_for is fragile). Kernels without
+// pidfd_open fall back to a short sleep loop.
+//
+// Timeout: SIGTERM, SIGKILL 2 s later. Interrupt: SIGINT, which makes pg_dump
+// and psql cancel their running query on the server, then SIGKILL 1 s later.
+void wait_for_child(bp::child& child, const ProcessSpec& spec, ProcessResult& result,
+                    std::chrono::steady_clock::time_point started) {
+  std::error_code ec;
+  const bool has_deadline = spec.timeout.has_value();
+  const auto deadline = started + spec.timeout.value_or(std::chrono::milliseconds(0));
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child.id(), 0));
+  auto wait_a_while = [&](std::chrono::milliseconds at_most, bool watch_interrupt) {
+    pollfd p[2] = {{pidfd, POLLIN, 0}, {watch_interrupt ? interrupt_fd() : -1, POLLIN, 0}};
+    if (pidfd >= 0) {
+      ::poll(p, 2, static_cast<int>(std::min<long long>(at_most.count(), 1000)));
+    } else {
+      std::this_thread::sleep_for(std::min(at_most, std::chrono::milliseconds(5)));
+    }
+  };
+  auto stop = [&](int first_signal, std::chrono::milliseconds grace) {
+    signal_child(child, first_signal);
+    auto until = std::chrono::steady_clock::now() + grace;
+    while (child.running(ec) && std::chrono::steady_clock::now() < until) {
+      wait_a_while(std::chrono::milliseconds(50), false);
+    }
+    if (child.running(ec)) signal_child(child, SIGKILL);
+  };
+  while (child.running(ec)) {
+    if (interrupted()) {
+      result.interrupted = true;
+      stop(SIGINT, std::chrono::seconds(1));
+      break;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (has_deadline && now >= deadline) {
+      result.timed_out = true;
+      spdlog::warn("{} still running after {}; stopping it", spec.program.filename().string(),
+                   format_duration(*spec.timeout));
+      stop(SIGTERM, std::chrono::seconds(2));
+      break;
+    }
+    auto left = has_deadline ? std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
+                                   std::chrono::milliseconds(1)
+                             : std::chrono::milliseconds(1000);
+    wait_a_while(left, true);
+  }
+  if (pidfd >= 0) ::close(pidfd);
+  child.wait(ec);  // reaps; a no-op when running() already did
+  // Whatever the child left in its group (it has no business starting any).
+  ::kill(-child.id(), SIGKILL);
+  result.elapsed =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  // exit_code() reports a signal number as if it were an exit status.
+  int status = child.native_exit_code();
+  if (WIFSIGNALED(status)) {
+    result.signal = WTERMSIG(status);
+  } else if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  }
+}
+
 }  // namespace
 
 std::string ProcessResult::describe() const {
+  if (interrupted) return "stopped by mgr after a signal";
   if (timed_out) return "timed out and was killed";
   if (signal) {
     const char* name = ::strsignal(*signal);
@@ -119,9 +239,7 @@ ProcessResult run_process(const ProcessSpec& spec) {
     throw Failure(fmt::format("cannot run {}: not an executable file", spec.program.string()));
   }
 
-  // A copy of our environment: the extras reach the child only.
-  bp::environment env = boost::this_process::environment();
-  for (const auto& [key, value] : spec.extra_env) env[key] = value;
+  ChildEnvironment env(spec.extra_env);
 
   StdioFile out = spec.stdout_file ? open_file(*spec.stdout_file, O_WRONLY | O_CREAT | O_TRUNC, "w")
                                    : anonymous_temp_file();
@@ -132,57 +250,16 @@ ProcessResult run_process(const ProcessSpec& spec) {
   auto started = std::chrono::steady_clock::now();
   bp::child child;
   try {
-    child = bp::child(bp::exe = spec.program.string(), bp::args = spec.args, env,
+    child = bp::child(bp::exe = spec.program.string(), bp::args = spec.args, ChildSetup(&env, ::getpid()),
                       bp::std_out > out.get(), bp::std_err > err.get(), bp::std_in < in.get());
   } catch (const std::exception& e) {
     throw Failure(fmt::format("cannot run {}: {}", spec.program.string(), e.what()));
   }
+  // Also from this side: a signal sent to the group right after the fork
+  // must not miss a child that has not run its own setpgid yet.
+  ::setpgid(child.id(), child.id());
+  wait_for_child(child, spec, result, started);
 
-  // Wait for the exit without polling latency: a pidfd becomes readable when
-  // the child exits, and poll() takes the timeout (Boost 1.74's wait_for is
-  // fragile). Kernels without pidfd_open fall back to a short sleep loop.
-  std::error_code ec;
-  const bool has_deadline = spec.timeout.has_value();
-  const auto deadline = started + spec.timeout.value_or(std::chrono::milliseconds(0));
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child.id(), 0));
-  auto wait_a_while = [&](std::chrono::milliseconds at_most) {
-    if (pidfd >= 0) {
-      pollfd p{pidfd, POLLIN, 0};
-      ::poll(&p, 1, static_cast<int>(std::min<long long>(at_most.count(), 1000)));
-    } else {
-      std::this_thread::sleep_for(std::min(at_most, std::chrono::milliseconds(5)));
-    }
-  };
-  while (child.running(ec)) {
-    auto now = std::chrono::steady_clock::now();
-    if (has_deadline && now >= deadline) {
-      result.timed_out = true;
-      spdlog::warn("{} still running after {}; stopping it", spec.program.filename().string(),
-                   format_duration(*spec.timeout));
-      ::kill(child.id(), SIGTERM);
-      auto grace = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-      while (child.running(ec) && std::chrono::steady_clock::now() < grace) {
-        wait_a_while(std::chrono::milliseconds(50));
-      }
-      if (child.running(ec)) ::kill(child.id(), SIGKILL);
-      break;
-    }
-    auto left = has_deadline ? std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) + std::chrono::milliseconds(1)
-                             : std::chrono::milliseconds(1000);
-    wait_a_while(left);
-  }
-  if (pidfd >= 0) ::close(pidfd);
-  child.wait(ec);  // reaps; a no-op when running() already did
-  result.elapsed =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-
-  // exit_code() reports a signal number as if it were an exit status.
-  int status = child.native_exit_code();
-  if (WIFSIGNALED(status)) {
-    result.signal = WTERMSIG(status);
-  } else if (WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  }
   std::fflush(out.get());
   if (!spec.stdout_file) result.out = out.slurp();
   result.err = err.slurp();

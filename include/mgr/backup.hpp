@@ -5,7 +5,8 @@
 // Layout: <backups_dir>/<env>/<env>-<UTC YYYY-MM-DDTHH-MM-SSZ>.dump (custom
 // format) or .sql (plain), mode 0600 in a 0700 directory, and <file>.json,
 // the manifest. A file without a manifest is not an mgr backup: it is never
-// listed, restored or pruned.
+// restored or pruned; one with mgr's own name is what a killed run left and
+// is listed as incomplete and removed by the next run.
 //
 // The password reaches pg_dump/pg_restore/psql only through PGPASSWORD in the
 // child's environment; argv, logs, output and manifests never carry it.
@@ -15,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -90,6 +92,14 @@ struct BackupCheck {
   std::string actual_sha256;  // empty when the file could not be read
   bool matches = false;       // manifest read, file present, size and SHA-256 equal
   std::string problem;        // why not, empty when it matches
+
+  // Not a backup but what a killed mgr left behind: a dump with mgr's file
+  // name and no manifest, or a restore's temporary directory (which may hold
+  // the whole data as SQL). The next backup or restore of the environment
+  // removes them unless `in_progress` (a running mgr holds their lock).
+  enum class Leftover { none, incomplete_dump, restore_files };
+  Leftover leftover = Leftover::none;
+  bool in_progress = false;
 };
 
 // Hashes the file and compares it with <file>.json. Never throws for a bad
@@ -98,23 +108,63 @@ BackupCheck check_backup(const std::filesystem::path& backup_file);
 
 // Every mgr backup (a file with a manifest) of `env`, or of every configured
 // environment, oldest first within each environment, each checked against
-// its manifest. Throws UsageError for an unknown environment name.
+// its manifest; then the leftovers of killed runs (see BackupCheck::leftover).
+// Throws UsageError for an unknown environment name.
 std::vector<BackupCheck> list_backups(const Config& config, const std::optional<std::string>& env);
+
+// Removes the leftovers of killed runs in `env`'s backup directory (dumps
+// without a manifest named like mgr's, restore directories) that no running
+// mgr holds; returns what was removed.
+std::vector<std::filesystem::path> remove_leftovers(const Config& config, const Environment& env);
 
 // Streams a file through SHA-256 (OpenSSL EVP); lower-case hex.
 std::string sha256_file(const std::filesystem::path& path);
 
+// What restore_backup needs to keep the audit log append-only across the
+// restore (see restore_backup).
+struct RestoreAudit {
+  std::string log_schema;       // the schema that holds (or will hold) the audit table
+  std::string log_table;        // its name, e.g. schema_migrations_log
+  std::string restore_row_sql;  // INSERT of the restore's own audit row
+  std::string application_name; // psql's, unique to this mgr process (to find its backend)
+};
+
 // Replaces `env`'s database contents with the backup's, in ONE transaction:
-// a custom archive is first turned into SQL (pg_restore --file), then one
-// `psql --single-transaction` runs a wipe (every non-system schema and
-// extension dropped, `public` recreated as PostgreSQL creates it) followed by
-// the dump, so objects created after the backup are gone too. A failure
-// anywhere leaves the database as it was. Owners and privileges are restored
-// as dumped: the roles must exist. Throws Failure with the tool's stderr;
-// `timeout` bounds conversion and load together.
+// a custom archive is first turned into SQL (pg_restore --file, into a
+// private locked directory in the environment's backup directory), the
+// script is checked to be what pg_dump writes (check_dump_script), then one
+// `psql --single-transaction` moves the audit table aside, runs a wipe
+// (every non-system schema and extension dropped, `public` recreated as
+// PostgreSQL creates it), the dump, appends the audit rows the backup lacks
+// and the restore's own row. A failure anywhere leaves the database as it
+// was. Owners and privileges are restored as dumped: the roles must exist.
+// Throws Failure with the tool's stderr, Refused for a script that is not
+// pg_dump's, Interrupted after SIGINT/SIGTERM (psql stopped; whether its
+// COMMIT got through is for the caller to check). `timeout` bounds
+// conversion and load together.
 void restore_backup(const Config& config, const Environment& env, const std::filesystem::path& file,
-                    BackupFormat format, std::chrono::milliseconds timeout);
+                    BackupFormat format, std::chrono::milliseconds timeout, const RestoreAudit& audit);
+
+// Checks that an SQL script is laid out as pg_dump writes it, so that psql
+// can run no backslash command from it: only comments before `\restrict
+// <key>` (after which psql refuses every backslash command but `\unrestrict
+// <key>`), pg_dump's completion line at the end followed only by comments
+// and `\unrestrict <key>`, and no other \restrict or \unrestrict anywhere.
+// Throws Refused, or Failure when the completion line is missing (incomplete).
+void check_dump_script(const std::filesystem::path& script);
 
 std::string backup_format_name(BackupFormat format);
+
+// libpq connection keywords whose values are secrets (PQconndefaults marks
+// them with dispchar "*": password, sslpassword).
+const std::set<std::string>& secret_conninfo_keywords();
+
+// The conninfo a child (pg_dump, pg_restore, psql) gets in --dbname: built
+// from the URL's parsed options, never from its text, so no secret can be in
+// it by construction; the password travels in PGPASSWORD of the child's
+// environment. `application_name` replaces the URL's. Throws Failure when
+// the URL holds a secret other than the password (sslpassword): there is no
+// private way to hand it to a child.
+std::string child_conninfo(const DbUrl& url, const std::string& application_name);
 
 }  // namespace mgr

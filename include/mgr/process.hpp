@@ -33,17 +33,22 @@ struct ProcessResult {
   int exit_code = -1;         // meaningful when !signal
   std::optional<int> signal;  // the signal that ended the child
   bool timed_out = false;     // mgr killed it because of the timeout
+  bool interrupted = false;   // mgr stopped it because SIGINT/SIGTERM arrived (interrupted())
   std::chrono::milliseconds elapsed{0};
   std::string out;  // captured stdout (empty when stdout_file was set)
   std::string err;  // captured stderr
 
-  bool ok() const { return !timed_out && !signal && exit_code == 0; }
+  bool ok() const { return !timed_out && !interrupted && !signal && exit_code == 0; }
   // "exited with status 1", "killed by signal 9 (Killed)",
   // "timed out after 30s and was killed".
   std::string describe() const;
 };
 
-// Runs the program to completion (or timeout). Throws Failure when it cannot
+// Runs the program to completion (or timeout). The child runs in its own
+// process group and gets SIGKILL when mgr dies (PR_SET_PDEATHSIG). A signal
+// recorded by an InterruptGuard (interrupt_fd()) stops it at once: SIGINT to
+// its group (pg_dump and psql cancel their query on the server), SIGKILL a
+// second later; the result says `interrupted`. Throws Failure when it cannot
 // be started at all (missing, not executable); a non-zero exit is not an
 // exception, look at the result.
 ProcessResult run_process(const ProcessSpec& spec);

@@ -688,8 +688,8 @@ TEST(Restore, TemporaryFilesArePrivateAndRemovedAndPasswordStaysInEnvironment) {
   EXPECT_EQ(argv_log.find(secret), std::string::npos) << argv_log;
   EXPECT_NE(argv_log.find("pg_restore --clean --if-exists --file="), std::string::npos) << argv_log;
   EXPECT_NE(argv_log.find("--single-transaction"), std::string::npos) << argv_log;
-  // wipe.sql and the converted restore.sql, both 0600, in a private directory
-  // beside the backup that is gone afterwards.
+  // The generated scripts and the converted restore.sql, all 0600, in a
+  // private directory beside the backup that is gone afterwards.
   std::istringstream modes(read_file(bin / "modes.log"));
   std::string line;
   int files = 0;
@@ -701,6 +701,6 @@ TEST(Restore, TemporaryFilesArePrivateAndRemovedAndPasswordStaysInEnvironment) {
     EXPECT_EQ(p.parent_path().filename().string().rfind(".mgr-restore-", 0), 0u) << line;
     EXPECT_FALSE(fs::exists(p.parent_path())) << line;
   }
-  EXPECT_EQ(files, 2);
+  EXPECT_EQ(files, 3);  // before.sql (audit table aside, wipe), restore.sql, after.sql (audit rows back)
   for (const auto* text : {&r.out, &r.err}) EXPECT_EQ(text->find(secret), std::string::npos) << *text;
 }

@@ -1,11 +1,19 @@
 #include "mgr/process.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 #include "mgr/error.hpp"
+#include "mgr/interrupt.hpp"
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -208,4 +216,104 @@ TEST(ProcessPgVersion, ParsesVersionLines) {
   EXPECT_FALSE(mgr::parse_pg_tool_version("something else"));
   EXPECT_EQ(mgr::server_major_version(150018), 15);
   EXPECT_EQ(mgr::server_major_version(90624), 906);
+}
+
+namespace {
+
+// True while `pid` exists and is not a zombie.
+bool alive(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  return close != std::string::npos && close + 2 < text.size() && text[close + 2] != 'Z';
+}
+
+// Waits (bounded, never asserted as a duration) until `pid` is gone.
+bool gone_within(pid_t pid, std::chrono::seconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (alive(pid)) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+pid_t read_pid(const fs::path& file, std::chrono::seconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    std::ifstream in(file);
+    pid_t pid = 0;
+    if (in >> pid && pid > 0) return pid;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return 0;
+}
+
+}  // namespace
+
+// A signal recorded by an InterruptGuard wakes the wait at once: the child is
+// stopped (SIGINT first, so pg_dump/psql can cancel their query), not waited
+// for until its timeout.
+TEST(ProcessRunner, SignalToMgrStopsTheChild) {
+  TempDir dir;
+  mgr::install_interrupt_handler();
+  mgr::reset_interrupt_for_tests();
+  // The child signals its parent (mgr, here the test), then would run for a minute.
+  auto script = make_script(dir / "hang", fmt::format("echo $$ > '{}'\nkill -TERM $PPID\nexec sleep 60\n",
+                                                     (dir / "pid").string()));
+  mgr::ProcessSpec spec;
+  spec.program = script;
+  spec.timeout = std::chrono::minutes(10);
+  mgr::ProcessResult r;
+  {
+    mgr::InterruptGuard guard;
+    r = mgr::run_process(spec);
+  }
+  EXPECT_TRUE(mgr::interrupted());
+  EXPECT_EQ(mgr::interrupt_signal(), SIGTERM);
+  mgr::reset_interrupt_for_tests();
+  EXPECT_TRUE(r.interrupted);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_FALSE(r.ok());
+  ASSERT_TRUE(r.signal);
+  EXPECT_EQ(*r.signal, SIGINT);
+  EXPECT_FALSE(alive(read_pid(dir / "pid", std::chrono::seconds(1))));
+}
+
+// The child runs in its own process group: a Ctrl-C typed at the terminal
+// goes to mgr alone, which decides how the child stops.
+TEST(ProcessRunner, ChildHasItsOwnProcessGroup) {
+  TempDir dir;
+  auto script = make_script(dir / "pgid", "ps -o pgid= -p $$ | tr -d ' '; echo $$\n");
+  mgr::ProcessSpec spec;
+  spec.program = script;
+  auto r = mgr::run_process(spec);
+  ASSERT_TRUE(r.ok()) << r.err;
+  std::istringstream in(r.out);
+  long pgid = 0, pid = 0;
+  in >> pgid >> pid;
+  EXPECT_EQ(pgid, pid) << r.out;
+  EXPECT_NE(pgid, static_cast<long>(::getpgrp()));
+}
+
+// kill -9 of mgr kills its child too (PR_SET_PDEATHSIG): a restore or dump
+// never goes on after mgr is gone.
+TEST(ProcessRunner, ChildDiesWithMgr) {
+  TempDir dir;
+  auto script = make_script(dir / "hang", fmt::format("echo $$ > '{}'\nexec sleep 60\n", (dir / "pid").string()));
+  pid_t runner = ::fork();
+  ASSERT_GE(runner, 0);
+  if (runner == 0) {
+    mgr::ProcessSpec spec;
+    spec.program = script;
+    mgr::run_process(spec);
+    ::_exit(0);
+  }
+  pid_t child = read_pid(dir / "pid", std::chrono::seconds(20));
+  ASSERT_GT(child, 0);
+  EXPECT_TRUE(alive(child));
+  ::kill(runner, SIGKILL);
+  ::waitpid(runner, nullptr, 0);
+  EXPECT_TRUE(gone_within(child, std::chrono::seconds(20))) << "child " << child << " outlived its parent";
+  if (alive(child)) ::kill(child, SIGKILL);
 }
