@@ -372,6 +372,7 @@ void record_function(FileAnalysis& analysis, const Stmt& stmt) {
     std::string name = d->value("defname", "");
     const Json& arg = d->value("arg", Json::object());
     if (name == "language" && arg.contains("String")) fn.language = arg["String"].value("sval", "");
+    if (name == "volatility" && arg.contains("String")) fn.volatility = arg["String"].value("sval", "");
     if (name == "as" && arg.contains("List")) {
       const auto& items = arg["List"].value("items", Json::array());
       if (!items.empty() && items[0].contains("String")) fn.body = items[0]["String"].value("sval", "");
@@ -380,7 +381,6 @@ void record_function(FileAnalysis& analysis, const Stmt& stmt) {
       }
     }
   }
-  if (fn.body.empty()) return;  // BEGIN ATOMIC bodies and C functions
   analysis.functions[names_key(stmt.body->value("funcname", Json::array()))] = std::move(fn);
 }
 

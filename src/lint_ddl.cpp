@@ -155,6 +155,11 @@ void check_domain(FileAnalysis& a, const Stmt& s) {
                fmt::format("ALTER DOMAIN {} ADD CONSTRAINT checks every column of that domain in every table, "
                            "holding SHARE locks that block writes",
                            domain));
+  } else if (sub == "V") {
+    report_row(a, a.stmt_pos(s), "AlterDomainStmt/validate",
+               fmt::format("ALTER DOMAIN {} VALIDATE CONSTRAINT {} scans every column of that domain holding SHARE "
+                           "locks (PostgreSQL 15): writes to those tables wait",
+                           domain, str(b, "name")));
   } else if (sub == "O") {
     report_row(a, a.stmt_pos(s), "AlterDomainStmt/notnull",
                fmt::format("ALTER DOMAIN {} SET NOT NULL scans every column of that domain, blocking writes to "
@@ -195,6 +200,13 @@ void check_publication(FileAnalysis& a, const Stmt& s) {
     if (list.find("update") == std::string::npos && list.find("delete") == std::string::npos) return;
   }
   std::string pub = str(b, "pubname");
+  if (s.kind == "AlterPublicationStmt" && field(b, "pubobjects").is_null() && !field(b, "options").is_null()) {
+    report_row(a, a.stmt_pos(s), "CreatePublicationStmt",
+               fmt::format("ALTER PUBLICATION {} SET (publish) publishes UPDATE and DELETE of the tables already in it: "
+                           "on those without a primary key or replica identity they start failing",
+                           pub));
+    return;
+  }
   if (flag(b, "for_all_tables")) {
     report_row(a, a.stmt_pos(s), "CreatePublicationStmt",
                fmt::format("PUBLICATION {} FOR ALL TABLES publishes UPDATE and DELETE: on every table without a "

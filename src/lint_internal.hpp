@@ -45,6 +45,7 @@ struct EnumValueAdded {
 // the file calls it, and is linted then (once).
 struct CreatedFunction {
   std::string language;
+  std::string volatility = "volatile";  // PostgreSQL's default
   std::string body;
   LineCol pos;        // of the CREATE statement
   std::size_t offset = 0;  // file byte offset of the CREATE statement (top level)

@@ -64,16 +64,22 @@ bool contains(const std::array<std::string_view, N>& list, const std::string& na
   return std::find(list.begin(), list.end(), name) != list.end();
 }
 
-// Walks the whole expression: the worst function call decides.
-void classify(const Json& node, Volatility& worst, std::string& culprit) {
+// Walks the whole expression: the worst function call decides. A function
+// created in this file has the volatility it was declared with (VOLATILE
+// unless it says IMMUTABLE or STABLE).
+void classify(const FileAnalysis& a, const Json& node, Volatility& worst, std::string& culprit) {
   if (node.is_array()) {
-    for (const auto& n : node) classify(n, worst, culprit);
+    for (const auto& n : node) classify(a, n, worst, culprit);
     return;
   }
   if (!node.is_object()) return;
   if (const Json* call = as(node, "FuncCall")) {
     std::string name = last_name(field(*call, "funcname"));
-    if (contains(k_volatile_functions, name)) {
+    auto created = a.functions.find(names_key(field(*call, "funcname")));
+    bool created_volatile = created != a.functions.end() && created->second.volatility == "volatile";
+    if (created != a.functions.end() && !created_volatile) {
+      // declared IMMUTABLE or STABLE: evaluated once
+    } else if (created_volatile || contains(k_volatile_functions, name)) {
       if (worst != Volatility::volatile_) culprit = name;
       worst = Volatility::volatile_;
     } else if (!contains(k_non_volatile_functions, name) && worst == Volatility::safe) {
@@ -85,7 +91,7 @@ void classify(const Json& node, Volatility& worst, std::string& culprit) {
     culprit = "a subquery";
   }
   for (const auto& [key, value] : node.items()) {
-    if (value.is_structured()) classify(value, worst, culprit);
+    if (value.is_structured()) classify(a, value, worst, culprit);
   }
 }
 
@@ -211,7 +217,7 @@ void check_add_column(FileAnalysis& a, const Stmt& s, const Json& rv, const Json
     fills_values = true;
     Volatility v = Volatility::safe;
     std::string culprit;
-    classify(*default_expr, v, culprit);
+    classify(a, *default_expr, v, culprit);
     if (a.settings().pg_version < 11) {
       a.report("add-column-volatile-default", pos,
                fmt::format("ADD COLUMN {}.{} with a DEFAULT rewrites the table before PostgreSQL 11 (lint_pg_version {})",
@@ -232,22 +238,23 @@ void check_add_column(FileAnalysis& a, const Stmt& s, const Json& rv, const Json
   }
 }
 
-// The old type is not in the parse tree. To text, varchar or varchar(n)
+// The old type is not in the parse tree. To text, varchar(n) or numeric(p,s)
 // without USING is the change PostgreSQL makes without a rewrite when the
-// column already is varchar/text (raising a limit, dropping it): a warning
-// that says so. Everything else is an error.
+// column already is of that kind and the limit only goes up: a warning that
+// says so. Everything else is an error.
 void check_alter_column_type(FileAnalysis& a, const Stmt& s, const std::string& table, const std::string& name,
                              const Json& def) {
   const Json* col = as(def, "ColumnDef");
   std::string type = col != nullptr ? type_name(field(*col, "typeName")) : std::string("?");
   bool has_using = col != nullptr && !field(*col, "raw_default").is_null();
   bool stringish = type == "text" || type == "pg_catalog.varchar";
-  if (stringish && !has_using) {
+  bool widening = stringish || type == "pg_catalog.numeric";
+  if (widening && !has_using) {
     a.report("alter-column-type", a.stmt_pos(s),
-             fmt::format("ALTER COLUMN {}.{} TYPE {}: no rewrite only if the column already is varchar or text "
-                         "(raising or removing a length limit); any other old type rewrites the table under an "
-                         "ACCESS EXCLUSIVE lock",
-                         table, name, type == "text" ? "text" : "varchar"),
+             fmt::format("ALTER COLUMN {}.{} TYPE {}: no rewrite only if the column already is {} and the new type "
+                         "only raises or removes a limit; anything else rewrites the table under an ACCESS EXCLUSIVE "
+                         "lock",
+                         table, name, type.substr(type.find('.') + 1), stringish ? "varchar or text" : "numeric"),
              Severity::warning);
     return;
   }

@@ -267,6 +267,12 @@ const RuleCase k_cases[] = {
     {"domain_add_check", "ALTER DOMAIN d ADD CONSTRAINT c CHECK (VALUE > 0);", "add-check-without-not-valid", true},
     {"domain_add_check_not_valid", "ALTER DOMAIN d ADD CONSTRAINT c CHECK (VALUE > 0) NOT VALID;", "add-check-without-not-valid", false},
     {"domain_set_not_null", "ALTER DOMAIN d SET NOT NULL;", "set-not-null", true},
+    {"domain_validate_blocks_writes", "ALTER DOMAIN d VALIDATE CONSTRAINT c;", "add-check-without-not-valid", true},
+    {"publication_set_publish", "ALTER PUBLICATION p SET (publish = 'insert, update');", "publication-without-replica-identity", true},
+    {"publication_set_publish_insert_only", "ALTER PUBLICATION p SET (publish = 'insert');", "publication-without-replica-identity", false},
+    {"default_from_function_created_volatile", "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';\nALTER TABLE t ADD COLUMN c int DEFAULT f();", "add-column-volatile-default", true},
+    {"default_from_function_created_immutable", "CREATE FUNCTION f() RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 1';\nALTER TABLE t ADD COLUMN c int DEFAULT f();", "add-column-volatile-default", false},
+    {"alter_type_numeric_is_a_warning_only", "ALTER TABLE t ALTER COLUMN c TYPE numeric(14,2);", "parse-error", false},
     {"new_domain_add_check", "CREATE DOMAIN d AS int;\nALTER DOMAIN d ADD CONSTRAINT c CHECK (VALUE > 0);", "add-check-without-not-valid", false},
     // --- sequences and identities ---
     {"sequence_restart", "ALTER SEQUENCE s RESTART;", "sequence-restart", true},

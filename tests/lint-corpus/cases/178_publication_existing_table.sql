@@ -1,0 +1,1 @@
+CREATE PUBLICATION events_pub FOR TABLE events_raw;

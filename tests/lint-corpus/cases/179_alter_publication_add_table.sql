@@ -1,0 +1,1 @@
+ALTER PUBLICATION app_pub ADD TABLE page_views;

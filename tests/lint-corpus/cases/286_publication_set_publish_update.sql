@@ -1,0 +1,1 @@
+ALTER PUBLICATION audit_pub SET (publish = 'insert, update, delete');

@@ -1,0 +1,1 @@
+ALTER PUBLICATION app_pub SET TABLE orders, page_views;
