@@ -114,6 +114,10 @@ const std::vector<RuleInfo> k_rules = {
     {"refresh-matview-not-concurrent", S::error, "REFRESH MATERIALIZED VIEW without CONCURRENTLY blocks every read of the view while it rebuilds",
      "REFRESH MATERIALIZED VIEW CONCURRENTLY (the view needs a unique index)", "REFRESH MATERIALIZED VIEW daily_totals;",
      "REFRESH MATERIALIZED VIEW CONCURRENTLY daily_totals;"},
+    {"backfill-under-lock", S::error, "UPDATE or DELETE of a table that an ALTER TABLE earlier in the same transaction has locked",
+     "Change the rows in a separate migration (or a no-transaction file), after the ALTER has committed, in batches",
+     "ALTER TABLE orders ADD COLUMN currency text;\nUPDATE orders SET currency = 'EUR' WHERE currency IS NULL;",
+     "-- mgr:no-transaction\nALTER TABLE orders ADD COLUMN IF NOT EXISTS currency text;\nUPDATE orders SET currency = 'EUR' WHERE currency IS NULL AND id < 100000;"},
     {"add-exclusion-constraint", S::error, "ADD CONSTRAINT ... EXCLUDE builds its index under an ACCESS EXCLUSIVE lock; there is no concurrent form",
      "Declare the constraint when the table is created, or accept the downtime with an allow and a reason",
      "ALTER TABLE bookings ADD CONSTRAINT no_overlap EXCLUDE USING gist (room WITH =, during WITH &&);",
@@ -356,6 +360,7 @@ void track_transaction_block(FileAnalysis& analysis, const Stmt& stmt) {
   if (kind == "TRANS_STMT_BEGIN" || kind == "TRANS_STMT_START") analysis.explicit_block = true;
   if (kind == "TRANS_STMT_COMMIT" || kind == "TRANS_STMT_ROLLBACK" || kind == "TRANS_STMT_PREPARE") {
     analysis.explicit_block = false;
+    analysis.locked_tables.clear();
   }
 }
 

@@ -306,6 +306,14 @@ class DataWalker {
     }
     if (kind != "DeleteStmt" && kind != "UpdateStmt") return;
     if (m_a.new_tables.count(relation_key(rv)) != 0) return;
+    if (auto locked = m_a.locked_tables.find(relation_key(rv));
+        locked != m_a.locked_tables.end() && m_a.in_transaction()) {
+      m_a.report("backfill-under-lock", pos,
+                 fmt::format("{} {} runs while this transaction holds the lock ALTER TABLE took at line {}: every "
+                             "read and write of {} waits until the {} commits",
+                             verb, relation_display(rv), locked->second, relation_display(rv),
+                             kind == "UpdateStmt" ? "backfill" : "delete"));
+    }
     const char* rule = kind == "DeleteStmt" ? "delete-without-where" : "update-without-where";
     std::string where = top ? "" : " inside a WITH clause or subquery";
     const Json& clause = field(b, "whereClause");

@@ -98,6 +98,9 @@ class FileAnalysis {
   std::set<std::string> checked_tables;      // tables with a CHECK validated in this file
   std::map<std::string, CreatedFunction> functions;  // by "schema.name"
   bool explicit_block = false;               // inside BEGIN ... COMMIT of a no-transaction file
+  // Existing tables an ALTER TABLE of this transaction holds a lock on that
+  // blocks writes (ACCESS EXCLUSIVE or SHARE ROW EXCLUSIVE), with its line.
+  std::map<std::string, int> locked_tables;
 
  private:
   const MigrationFile& m_file;

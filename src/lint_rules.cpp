@@ -336,6 +336,14 @@ void check_alter_table(FileAnalysis& a, const Stmt& s) {
     std::string subtype = str(*cmd, "subtype");
     std::string name = str(*cmd, "name");
     const Json& def = field(*cmd, "def");
+    // Every subcommand but these takes a lock that blocks writes, held to the end of the transaction.
+    bool weak_lock = subtype == "AT_SetStatistics" || subtype == "AT_SetOptions" || subtype == "AT_ResetOptions" ||
+                     subtype == "AT_ValidateConstraint" || subtype == "AT_ClusterOn" || subtype == "AT_DropCluster" ||
+                     subtype == "AT_SetRelOptions" || subtype == "AT_ResetRelOptions" ||
+                     subtype == "AT_AttachPartition" || subtype == "AT_DetachPartitionFinalize";
+    if (!weak_lock && !is_new && a.in_transaction() && objtype != "OBJECT_INDEX") {
+      a.locked_tables.emplace(key, pos.line);
+    }
     if (check_alter_table_subcommand(a, s, rv, *cmd, is_new)) continue;
     if (subtype == "AT_DropColumn") {
       if (!is_new && a.new_columns.count(key + "." + name) == 0) {

@@ -230,6 +230,15 @@ const RuleCase k_cases[] = {
     {"where_false", "DELETE FROM t WHERE false;", "delete-without-where", false},
     {"where_two_columns", "UPDATE t SET a = b WHERE a <> b;", "update-without-where", false},
     {"where_column_not_equal_itself_is_false", "DELETE FROM t WHERE a <> a;", "delete-without-where", false},
+    // --- backfills under an ALTER's lock ---
+    {"backfill_after_add_column", "ALTER TABLE t ADD COLUMN c int;\nUPDATE t SET c = 0 WHERE c IS NULL;", "backfill-under-lock", true},
+    {"delete_after_add_fk", "ALTER TABLE t ADD CONSTRAINT f FOREIGN KEY (u) REFERENCES u (id) NOT VALID;\nDELETE FROM t WHERE u IS NULL;", "backfill-under-lock", true},
+    {"backfill_in_cte_after_alter", "ALTER TABLE t ADD COLUMN c int;\nWITH x AS (UPDATE t SET c = 0 WHERE c IS NULL RETURNING 1) SELECT count(*) FROM x;", "backfill-under-lock", true},
+    {"backfill_notx_after_alter", "ALTER TABLE t ADD COLUMN c int;\nUPDATE t SET c = 0 WHERE c IS NULL;", "backfill-under-lock", false, true},
+    {"backfill_after_explicit_commit_notx", "BEGIN;\nALTER TABLE t ADD COLUMN c int;\nCOMMIT;\nUPDATE t SET c = 0 WHERE c IS NULL;", "backfill-under-lock", false, true},
+    {"backfill_other_table", "ALTER TABLE t ADD COLUMN c int;\nUPDATE u SET c = 0 WHERE c IS NULL;", "backfill-under-lock", false},
+    {"backfill_after_set_statistics", "ALTER TABLE t ALTER COLUMN c SET STATISTICS 100;\nUPDATE t SET c = 0 WHERE c IS NULL;", "backfill-under-lock", false},
+    {"update_new_table", "CREATE TABLE n (c int);\nALTER TABLE n ADD COLUMN d int;\nUPDATE n SET d = 1 WHERE c = 1;", "backfill-under-lock", false},
     // --- system catalogs ---
     {"catalog_update_qualified", "UPDATE pg_catalog.pg_index SET indisvalid = true WHERE indexrelid = 1;", "system-catalog-write", true},
     {"catalog_update_unqualified", "UPDATE pg_attribute SET attnotnull = true WHERE attrelid = 1;", "system-catalog-write", true},
