@@ -17,10 +17,11 @@ namespace {
 bool is_new_relation(const FileAnalysis& a, const Json& rv) { return a.new_tables.count(relation_key(rv)) != 0; }
 
 // A finding whose advice is the lock table's non-blocking form for `key`.
-void report_row(FileAnalysis& a, LineCol pos, const char* key, std::string message) {
+void report_row(FileAnalysis& a, LineCol pos, const char* key, std::string message,
+                std::optional<Severity> severity = std::nullopt) {
   const LockTableRow* row = lock_row(key);
   std::string advice = row != nullptr && row->safer != "-" ? row->safer : std::string();
-  a.report(row != nullptr ? row->rule : std::string("table-rewrite"), pos, std::move(message), std::nullopt,
+  a.report(row != nullptr ? row->rule : std::string("table-rewrite"), pos, std::move(message), severity,
            std::move(advice));
 }
 
@@ -190,21 +191,47 @@ void check_rule(FileAnalysis& a, const Stmt& s) {
                          flag(b, "instead") && field(b, "actions").empty() ? " into nothing (silently discarded)" : ""));
 }
 
+// What a publication of UPDATE/DELETE breaks depends on the tables' replica
+// identity. The linter sees it only for tables this file created (or gave a
+// key or REPLICA IDENTITY): a table created here without one is an error;
+// FOR ALL TABLES and TABLES IN SCHEMA are errors (some table there usually
+// has none); a table it cannot see is a warning.
 void check_publication(FileAnalysis& a, const Stmt& s) {
   const Json& b = *s.body;
   if (s.kind == "AlterPublicationStmt" && str(b, "action") == "AP_DropObjects") return;
-  // Only inserts need no replica identity.
+  std::string pub = str(b, "pubname");
+  bool inserts_only = false;
   if (const Json* publish = def_elem(field(b, "options"), "publish")) {
     const Json* sv = as(field(*publish, "arg"), "String");
     std::string list = sv != nullptr ? str(*sv, "sval") : std::string();
-    if (list.find("update") == std::string::npos && list.find("delete") == std::string::npos) return;
+    inserts_only = list.find("update") == std::string::npos && list.find("delete") == std::string::npos;
   }
-  std::string pub = str(b, "pubname");
-  if (s.kind == "AlterPublicationStmt" && field(b, "pubobjects").is_null() && !field(b, "options").is_null()) {
+  std::vector<const Json*> tables;
+  for (const auto& o : field(b, "pubobjects")) {
+    const Json* spec = as(o, "PublicationObjSpec");
+    if (spec != nullptr && str(*spec, "pubobjtype") == "PUBLICATIONOBJ_TABLE") {
+      tables.push_back(&field(field(*spec, "pubtable"), "relation"));
+      a.publication_tables[pub].push_back(relation_key(*tables.back()));
+    }
+  }
+  if (inserts_only) return;
+  auto unkeyed_new = [&](const std::string& key) { return a.new_tables.count(key) != 0 && a.keyed_tables.count(key) == 0; };
+  if (s.kind == "AlterPublicationStmt" && field(b, "pubobjects").is_null()) {  // SET (publish = ...)
+    auto it = a.publication_tables.find(pub);
+    std::vector<std::string> bad;
+    if (it != a.publication_tables.end()) {
+      for (const auto& key : it->second) {
+        if (unkeyed_new(key)) bad.push_back(key);
+      }
+    }
     report_row(a, a.stmt_pos(s), "CreatePublicationStmt",
-               fmt::format("ALTER PUBLICATION {} SET (publish) publishes UPDATE and DELETE of the tables already in it: "
-                           "on those without a primary key or replica identity they start failing",
-                           pub));
+               bad.empty() ? fmt::format("ALTER PUBLICATION {} SET (publish) publishes UPDATE and DELETE of the tables "
+                                         "in it: on any without a primary key or replica identity they start failing",
+                                         pub)
+                           : fmt::format("ALTER PUBLICATION {} SET (publish) publishes UPDATE and DELETE of {}, created "
+                                         "without a primary key or replica identity: they start failing",
+                                         pub, join(bad, ", ")),
+               bad.empty() ? std::optional<Severity>(Severity::warning) : std::nullopt);
     return;
   }
   if (flag(b, "for_all_tables")) {
@@ -212,25 +239,28 @@ void check_publication(FileAnalysis& a, const Stmt& s) {
                fmt::format("PUBLICATION {} FOR ALL TABLES publishes UPDATE and DELETE: on every table without a "
                            "primary key or replica identity they start failing",
                            pub));
-    return;
   }
   for (const auto& o : field(b, "pubobjects")) {
     const Json* spec = as(o, "PublicationObjSpec");
-    if (spec == nullptr) continue;
-    std::string type = str(*spec, "pubobjtype");
-    if (type == "PUBLICATIONOBJ_TABLE") {
-      const Json& rv = field(field(*spec, "pubtable"), "relation");
-      if (a.keyed_tables.count(relation_key(rv)) != 0) continue;
-      report_row(a, a.node_pos(s, rv), "CreatePublicationStmt",
-                 fmt::format("PUBLICATION {} publishes UPDATE and DELETE of {}, which has no primary key or replica "
-                             "identity set in this file: if it has none, they start failing",
-                             pub, relation_display(rv)));
-    } else if (type == "PUBLICATIONOBJ_TABLES_IN_SCHEMA") {
+    if (spec != nullptr && str(*spec, "pubobjtype") == "PUBLICATIONOBJ_TABLES_IN_SCHEMA") {
       report_row(a, a.stmt_pos(s), "CreatePublicationStmt",
                  fmt::format("PUBLICATION {} FOR TABLES IN SCHEMA {} publishes UPDATE and DELETE: on every table "
                              "there without a primary key or replica identity they start failing",
                              pub, str(*spec, "name")));
     }
+  }
+  for (const Json* rv : tables) {
+    std::string key = relation_key(*rv);
+    if (a.keyed_tables.count(key) != 0) continue;
+    bool known = unkeyed_new(key);
+    report_row(a, a.node_pos(s, *rv), "CreatePublicationStmt",
+               known ? fmt::format("PUBLICATION {} publishes UPDATE and DELETE of {}, created in this file without a "
+                                   "primary key or replica identity: every UPDATE and DELETE on it will fail",
+                                   pub, relation_display(*rv))
+                     : fmt::format("PUBLICATION {} publishes UPDATE and DELETE of {}: if it has no primary key or "
+                                   "replica identity, they start failing",
+                                   pub, relation_display(*rv)),
+               known ? std::nullopt : std::optional<Severity>(Severity::warning));
   }
 }
 

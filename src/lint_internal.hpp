@@ -101,6 +101,7 @@ class FileAnalysis {
   // Existing tables an ALTER TABLE of this transaction holds a lock on that
   // blocks writes (ACCESS EXCLUSIVE or SHARE ROW EXCLUSIVE), with its line.
   std::map<std::string, int> locked_tables;
+  std::map<std::string, std::vector<std::string>> publication_tables;  // publication -> tables named in this file
 
  private:
   const MigrationFile& m_file;

@@ -298,3 +298,15 @@ TEST(LintAllow, SystemCatalogWriteCannotBeAllowed) {
   EXPECT_FALSE(find(r, "system-catalog-write")->allowed);
   EXPECT_TRUE(r.has_blocking());
 }
+
+TEST(LintPublications, TablesTheFileCannotSeeAreWarningsNotErrors) {
+  auto r = lint_migration(make_file("CREATE PUBLICATION p FOR TABLE orders;\n"
+                                    "ALTER PUBLICATION q SET (publish = 'insert, update');\n"),
+                          {});
+  ASSERT_EQ(r.findings.size(), 2u);
+  for (const auto& f : r.findings) {
+    EXPECT_EQ(f.rule, "publication-without-replica-identity");
+    EXPECT_EQ(f.severity, Severity::warning) << f.message;
+  }
+  EXPECT_FALSE(r.has_blocking());
+}

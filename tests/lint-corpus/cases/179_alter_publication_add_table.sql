@@ -1,1 +1,2 @@
-ALTER PUBLICATION app_pub ADD TABLE page_views;
+CREATE TABLE page_view_log (path text, seen_at timestamptz);
+ALTER PUBLICATION app_pub ADD TABLE page_view_log;

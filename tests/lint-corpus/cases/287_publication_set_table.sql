@@ -1,1 +1,2 @@
-ALTER PUBLICATION app_pub SET TABLE orders, page_views;
+CREATE TABLE click_log (at timestamptz, target text);
+ALTER PUBLICATION app_pub SET TABLE orders, click_log;
