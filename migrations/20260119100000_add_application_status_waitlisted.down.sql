@@ -1,3 +1,4 @@
+-- mgr:allow alter-column-type reason: rebuilding the enum without 'waitlisted' rewrites applications and application_events; a rollback of this migration is a planned outage
 -- Removes 'waitlisted' from application_status. PostgreSQL cannot drop an
 -- enum value, so the type is rebuilt without it and every column using it is
 -- converted. If any application or event still has status 'waitlisted' the

@@ -57,7 +57,7 @@ std::vector<Problem> lint_policy(const Config& config, const Environment& env, c
                             where + ": [" + f.rule + "] " + f.message + " (if intended: -- mgr:allow " + f.rule +
                                 " reason: <why>)"});
       } else {
-        spdlog::warn("{}: {} [{}] {}", where, is_error ? "error" : "warning", f.rule, f.message);
+        spdlog::warn("{}: [{}] {}{}", where, f.rule, f.message, is_error ? " (an error finding; lint: warn lets it pass)" : "");
       }
     }
   }

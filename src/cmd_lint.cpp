@@ -1,6 +1,7 @@
 // `mgr lint [PATH...]`: runs the analysis on files or on the catalog and
 // renders the findings as text, JSON or SARIF 2.1.0 on stdout.
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <sstream>
 
@@ -26,10 +27,24 @@ struct LintedFile {
   LintResult result;
 };
 
+// Paths are shown relative to the project: the folder that holds
+// migrations_dir (the current directory when there is no config). A file
+// outside it is shown absolute.
+fs::path g_project_root;
+
 std::string display_path(const fs::path& p) {
   std::error_code ec;
-  auto rel = fs::proximate(p, fs::current_path(ec), ec);
-  return (ec || rel.empty() ? p : rel).generic_string();
+  fs::path abs = fs::absolute(p, ec).lexically_normal();
+  if (ec) return p.generic_string();
+  fs::path root = g_project_root.empty() ? fs::current_path(ec) : g_project_root;
+  auto rel = abs.lexically_relative(root);
+  if (rel.empty() || *rel.begin() == "..") return abs.generic_string();
+  return rel.generic_string();
+}
+
+fs::path project_root_of(const Config& config) {
+  std::error_code ec;
+  return fs::absolute(config.migrations_dir, ec).lexically_normal().parent_path();
 }
 
 bool is_down_file(const fs::path& p) {
@@ -60,7 +75,8 @@ MigrationFile load_path(const fs::path& p) {
   return f;
 }
 
-// With PATHs the config is optional: only lint_pg_version comes from it.
+// With PATHs the config is optional: only lint_pg_version and the project
+// root come from it.
 int pg_version_for_paths(const GlobalOptions& global) {
   auto env = process_env_lookup();
   auto path = resolve_config_path(global.config_path, env);
@@ -70,11 +86,23 @@ int pg_version_for_paths(const GlobalOptions& global) {
     return LintSettings{}.pg_version;
   }
   try {
-    return load_config(path, env).lint_pg_version;
+    Config config = load_config(path, env);
+    g_project_root = project_root_of(config);
+    return config.lint_pg_version;
   } catch (const ConfigError& e) {
     spdlog::warn("ignoring the config for lint_pg_version: {}", e.what());
     return LintSettings{}.pg_version;
   }
+}
+
+// `x.down.sql` -> `x.sql` beside it, when it exists: a down file is linted
+// knowing what its up file created.
+std::optional<fs::path> up_file_of(const fs::path& down) {
+  std::string name = down.filename().string();
+  fs::path up = down.parent_path() / (name.substr(0, name.size() - 9) + ".sql");
+  std::error_code ec;
+  if (fs::is_regular_file(up, ec)) return up;
+  return std::nullopt;
 }
 
 std::vector<LintedFile> lint_all(const GlobalOptions& global, const LintOptions& options) {
@@ -83,24 +111,33 @@ std::vector<LintedFile> lint_all(const GlobalOptions& global, const LintOptions&
     LintSettings settings;
     settings.pg_version = pg_version_for_paths(global);
     std::vector<MigrationFile> files;
-    for (const auto& p : options.paths) files.push_back(load_path(p));  // all usage errors before output
-    for (const auto& f : files) {
+    std::vector<std::optional<MigrationFile>> ups;
+    for (const auto& p : options.paths) {  // all usage errors before output
+      files.push_back(load_path(p));
+      auto up = is_down_file(p) ? up_file_of(p) : std::nullopt;
+      ups.push_back(up ? std::optional<MigrationFile>(load_path(*up)) : std::nullopt);
+    }
+    for (std::size_t i = 0; i < files.size(); ++i) {
       LintSettings s = settings;
-      s.runtime_only = is_down_file(f.path);
-      out.push_back({f.path, lint_migration(f, s)});
+      s.rollback_of = ups[i] ? &*ups[i] : nullptr;
+      s.runtime_only = is_down_file(files[i].path) && !ups[i];
+      out.push_back({files[i].path, lint_migration(files[i], s)});
     }
     return out;
   }
   auto env = process_env_lookup();
   Config config = load_config(resolve_config_path(global.config_path, env), env);
+  g_project_root = project_root_of(config);
   Catalog catalog = load_catalog(config.migrations_dir);
   LintSettings up;
   up.pg_version = config.lint_pg_version;
-  LintSettings down = up;
-  down.runtime_only = true;
   for (const auto& m : catalog.migrations) {
     out.push_back({m.up.path, lint_migration(m.up, up)});
-    if (m.down) out.push_back({m.down->path, lint_migration(*m.down, down)});
+    if (m.down) {
+      LintSettings down = up;
+      down.rollback_of = &m.up;  // a rollback runs against prod too
+      out.push_back({m.down->path, lint_migration(*m.down, down)});
+    }
   }
   return out;
 }

@@ -52,6 +52,23 @@ const std::vector<RuleInfo> k_rules = {
     {"rename-column", S::error, "RENAME COLUMN breaks every running query that uses the old name",
      "Expand/contract: add the new column, write both, backfill, move reads, then drop the old column",
      "ALTER TABLE users RENAME COLUMN name TO full_name;", "ALTER TABLE users ADD COLUMN full_name text;  -- dual-write, backfill, switch, drop"},
+    {"drop-cascade", S::error, "DROP ... CASCADE (and DROP OWNED) also drops objects the statement does not name",
+     "Drop the dependent objects explicitly, then drop with RESTRICT (the default), which refuses while anything still depends on it",
+     "DROP FUNCTION normalize_email(text) CASCADE;", "DROP INDEX users_email_norm_idx;  -- the dependent, reviewed\nDROP FUNCTION normalize_email(text);"},
+    {"system-catalog-write", S::error, "INSERT/UPDATE/DELETE on a pg_catalog table bypasses every check PostgreSQL makes",
+     "Use the command that changes that catalog (ALTER TABLE, ALTER TYPE, REINDEX, ...); a direct write can corrupt the database",
+     "UPDATE pg_catalog.pg_index SET indisvalid = true WHERE indexrelid = 'orders_user_idx'::regclass;",
+     "-- mgr:no-transaction\nREINDEX INDEX CONCURRENTLY orders_user_idx;"},
+    {"sequence-restart", S::error, "RESTART of a sequence or identity, or an identity added to a filled column, can hand out values that already exist",
+     "Move a sequence with setval(seq, (SELECT max(id) FROM t)); give ADD GENERATED ... AS IDENTITY a START WITH above the largest value",
+     "ALTER SEQUENCE orders_id_seq RESTART;", "SELECT setval('orders_id_seq', (SELECT max(id) FROM orders));"},
+    {"create-rule", S::error, "A DO INSTEAD or ON SELECT rule on an existing relation changes what every later query on it does",
+     "Use a trigger (or a view with INSTEAD OF triggers), which reviewers see in the table's definition",
+     "CREATE RULE keep_orders AS ON DELETE TO orders DO INSTEAD NOTHING;",
+     "CREATE TRIGGER orders_no_delete BEFORE DELETE ON orders FOR EACH ROW EXECUTE FUNCTION forbid_delete();"},
+    {"publication-without-replica-identity", S::error, "Publishing UPDATE/DELETE of a table without a replica identity makes every later UPDATE and DELETE on it fail",
+     "Publish tables that have a primary key, set REPLICA IDENTITY first, or publish only inserts (WITH (publish = 'insert'))",
+     "CREATE PUBLICATION app_pub FOR ALL TABLES;", "ALTER TABLE events REPLICA IDENTITY FULL;\nCREATE PUBLICATION app_pub FOR TABLE events;"},
     // --- locks and rewrites on existing tables ---
     {"index-not-concurrent", S::error, "CREATE INDEX without CONCURRENTLY blocks writes to the table while it builds",
      "CREATE INDEX CONCURRENTLY in a `-- mgr:no-transaction` file",
@@ -91,8 +108,32 @@ const std::vector<RuleInfo> k_rules = {
     {"lock-table", S::error, "LOCK TABLE blocks other sessions until the migration commits",
      "Rely on the locks the statements take themselves and keep the migration short; set lock_timeout for the environment",
      "LOCK TABLE orders IN ACCESS EXCLUSIVE MODE;", "-- no explicit lock; lock_timeout: 5s in environments.yaml"},
+    {"table-rewrite", S::error, "SET TABLESPACE, SET LOGGED/UNLOGGED and SET ACCESS METHOD rewrite the table (or index) under an ACCESS EXCLUSIVE lock",
+     "Build the new table beside the old one and copy in batches, or run pg_repack outside migrations",
+     "ALTER TABLE events SET TABLESPACE fast_ssd;", "-- pg_repack --table events --tablespace fast_ssd, run by an operator"},
+    {"refresh-matview-not-concurrent", S::error, "REFRESH MATERIALIZED VIEW without CONCURRENTLY blocks every read of the view while it rebuilds",
+     "REFRESH MATERIALIZED VIEW CONCURRENTLY (the view needs a unique index)", "REFRESH MATERIALIZED VIEW daily_totals;",
+     "REFRESH MATERIALIZED VIEW CONCURRENTLY daily_totals;"},
+    {"backfill-under-lock", S::error, "UPDATE or DELETE of a table that an ALTER TABLE earlier in the same transaction has locked",
+     "Change the rows in a separate migration (or a no-transaction file), after the ALTER has committed, in batches",
+     "ALTER TABLE orders ADD COLUMN currency text;\nUPDATE orders SET currency = 'EUR' WHERE currency IS NULL;",
+     "-- mgr:no-transaction\nALTER TABLE orders ADD COLUMN IF NOT EXISTS currency text;\nUPDATE orders SET currency = 'EUR' WHERE currency IS NULL AND id < 100000;"},
+    {"add-exclusion-constraint", S::error, "ADD CONSTRAINT ... EXCLUDE builds its index under an ACCESS EXCLUSIVE lock; there is no concurrent form",
+     "Declare the constraint when the table is created, or accept the downtime with an allow and a reason",
+     "ALTER TABLE bookings ADD CONSTRAINT no_overlap EXCLUDE USING gist (room WITH =, during WITH &&);",
+     "CREATE TABLE bookings (room int, during tstzrange, EXCLUDE USING gist (room WITH =, during WITH &&));"},
+    {"attach-partition-without-check", S::error, "ATTACH PARTITION scans the partition under an ACCESS EXCLUSIVE lock to prove its rows fit the bound",
+     "First add a CHECK matching the bound (NOT VALID, then VALIDATE, in a no-transaction file): ATTACH then skips the scan",
+     "ALTER TABLE events ATTACH PARTITION events_2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');",
+     "-- mgr:no-transaction\nALTER TABLE events_2026 ADD CONSTRAINT events_2026_bound CHECK (at >= '2026-01-01' AND at < '2027-01-01') NOT VALID;\n"
+     "ALTER TABLE events_2026 VALIDATE CONSTRAINT events_2026_bound;\n"
+     "ALTER TABLE events ATTACH PARTITION events_2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"},
+    {"detach-partition-not-concurrent", S::error, "DETACH PARTITION takes an ACCESS EXCLUSIVE lock on the partitioned table",
+     "DETACH PARTITION ... CONCURRENTLY (PostgreSQL 14+) in a `-- mgr:no-transaction` file",
+     "ALTER TABLE events DETACH PARTITION events_2019;",
+     "-- mgr:no-transaction\nALTER TABLE events DETACH PARTITION events_2019 CONCURRENTLY;"},
     // --- transactions ---
-    {"concurrently-in-transaction", S::error, "CONCURRENTLY cannot run inside a transaction block, and mgr wraps this file in one",
+    {"concurrently-in-transaction", S::error, "CONCURRENTLY (and VACUUM, CREATE DATABASE, ...) cannot run inside a transaction block, and mgr wraps this file in one",
      "Put the statement in its own file that starts with `-- mgr:no-transaction`",
      "CREATE INDEX CONCURRENTLY orders_user_idx ON orders (user_id);  -- transactional file",
      "-- mgr:no-transaction\nCREATE INDEX CONCURRENTLY orders_user_idx ON orders (user_id);"},
@@ -112,12 +153,12 @@ const std::vector<RuleInfo> k_rules = {
     {"prefer-text-over-varchar", S::warning, "varchar(n) only adds a length limit that later needs an ALTER to raise",
      "Use text, with a CHECK (length(col) <= n) if a limit is really needed",
      "CREATE TABLE t (name varchar(100));", "CREATE TABLE t (name text CHECK (length(name) <= 100));"},
-    {"missing-if-not-exists", S::warning, "CREATE without IF NOT EXISTS fails when the object is already there (e.g. created by hand)",
-     "Add IF NOT EXISTS (not for CREATE INDEX CONCURRENTLY: an invalid leftover index would be silently kept)",
-     "CREATE TABLE audit (id bigint);", "CREATE TABLE IF NOT EXISTS audit (id bigint);"},
-    {"dynamic-sql", S::warning, "EXECUTE of a dynamic string in a DO block cannot be checked",
-     "Write the statement as static SQL in the DO block or the file, so it can be linted",
-     "DO $$ BEGIN EXECUTE format('DROP TABLE %I', 'old'); END $$;", "DROP TABLE IF EXISTS old;  -- visible to the linter (and to reviewers)"},
+    {"missing-if-not-exists", S::warning, "In a no-transaction file, CREATE without IF NOT EXISTS fails when the file is run again after a partial failure",
+     "Add IF NOT EXISTS; for CREATE INDEX CONCURRENTLY put DROP INDEX CONCURRENTLY IF EXISTS before it instead (a failed build leaves an invalid index that IF NOT EXISTS would keep)",
+     "-- mgr:no-transaction\nCREATE TABLE audit (id bigint);", "-- mgr:no-transaction\nCREATE TABLE IF NOT EXISTS audit (id bigint);"},
+    {"dynamic-sql", S::warning, "EXECUTE of a string that cannot be rebuilt (a variable holding the statement, a function result) cannot be checked",
+     "Write the statement as static SQL, or build it with format() from a literal format string, so it can be linted",
+     "DO $$ BEGIN EXECUTE (SELECT stmt FROM pending_ddl LIMIT 1); END $$;", "DO $$ BEGIN EXECUTE format('ALTER TABLE %I ADD COLUMN note text', 'orders'); END $$;"},
     // --- the file and its directives ---
     {"parse-error", S::error, "The file does not parse as PostgreSQL SQL", "Fix the syntax at the reported position",
      "ALTER TABLE users ADD COLUMN;", "ALTER TABLE users ADD COLUMN note text;"},
@@ -127,6 +168,9 @@ const std::vector<RuleInfo> k_rules = {
     {"allow-unknown-rule", S::error, "A `-- mgr:allow` directive names a rule that does not exist or cannot be allowed",
      "Use a rule id from `mgr lint --explain` / docs/lint-rules.md", "-- mgr:allow drop-colum reason: typo",
      "-- mgr:allow drop-column reason: unused since release 41"},
+    {"empty-down-migration", S::warning, "The down file has only comments (an unedited `mgr new` template): a rollback with it would change nothing",
+     "Write the SQL that undoes the up file, or delete the down file if the migration cannot be rolled back",
+     "-- down migration for 20260112100000_add_note", "ALTER TABLE users DROP COLUMN IF EXISTS note;"},
     {"unused-allow", S::warning, "A `-- mgr:allow` directive allows a rule that no statement in the file hits",
      "Remove the stale allow so it cannot hide a future finding", "-- mgr:allow drop-table reason: old\nALTER TABLE t ADD COLUMN c text;",
      "ALTER TABLE t ADD COLUMN c text;"},
@@ -135,14 +179,20 @@ const std::vector<RuleInfo> k_rules = {
 // These describe the file or the directives themselves; allowing them would be circular.
 bool is_allowable(const std::string& rule) {
   return rule != "parse-error" && rule != "allow-without-reason" && rule != "allow-unknown-rule" &&
-         rule != "unused-allow";
+         rule != "unused-allow" && rule != "system-catalog-write";
+}
+
+// Design advice for new objects; a down file recreating old objects gets none.
+bool is_hygiene_rule(const std::string& rule) {
+  return rule == "prefer-timestamptz" || rule == "prefer-bigint-id" || rule == "prefer-text-over-varchar" ||
+         rule == "missing-if-not-exists";
 }
 
 // Rules that make a file fail to run: the only ones checked in down files.
 bool is_runtime_rule(const std::string& rule) {
   return rule == "parse-error" || rule == "transaction-control" ||
          rule == "concurrently-in-transaction" || rule == "allow-without-reason" ||
-         rule == "allow-unknown-rule";
+         rule == "allow-unknown-rule" || rule == "empty-down-migration";
 }
 
 std::vector<std::string> rule_ids() {
@@ -251,14 +301,15 @@ LineCol FileAnalysis::line_pos(int line) const {
 }
 
 void FileAnalysis::report(const std::string& rule, LineCol pos, std::string message,
-                          std::optional<Severity> severity) {
-  if (m_settings.runtime_only && !is_runtime_rule(rule)) return;
+                          std::optional<Severity> severity, std::string advice) {
+  if (m_settings.runtime_only && m_settings.rollback_of == nullptr && !is_runtime_rule(rule)) return;
+  if (is_down() && is_hygiene_rule(rule)) return;
   const RuleInfo* info = find_lint_rule(rule);
   LintFinding f;
   f.rule = rule;
   f.severity = severity.value_or(info != nullptr ? info->severity : Severity::error);
   f.message = std::move(message);
-  f.advice = info != nullptr ? info->advice : std::string();
+  f.advice = !advice.empty() ? std::move(advice) : info != nullptr ? info->advice : std::string();
   f.path = m_file.path;
   f.pos = pos;
   m_findings.push_back(std::move(f));
@@ -299,6 +350,47 @@ std::string names_key(const Json& names) {
 
 std::string names_display(const Json& names) { return join(string_list(names), "."); }
 
+namespace {
+
+// An explicit BEGIN ... COMMIT in a no-transaction file holds its locks until
+// the COMMIT, like a transactional file (the rules ask in_transaction()).
+void track_transaction_block(FileAnalysis& analysis, const Stmt& stmt) {
+  if (stmt.kind != "TransactionStmt" || stmt.in_do) return;
+  std::string kind = stmt.body->value("kind", "");
+  if (kind == "TRANS_STMT_BEGIN" || kind == "TRANS_STMT_START") analysis.explicit_block = true;
+  if (kind == "TRANS_STMT_COMMIT" || kind == "TRANS_STMT_ROLLBACK" || kind == "TRANS_STMT_PREPARE") {
+    analysis.explicit_block = false;
+    analysis.locked_tables.clear();
+  }
+}
+
+// Remembers a function created here, so its body is linted when the file calls it.
+void record_function(FileAnalysis& analysis, const Stmt& stmt) {
+  CreatedFunction fn;
+  fn.pos = analysis.stmt_pos(stmt);
+  fn.offset = stmt.offset;
+  fn.body_line = fn.pos.line;
+  fn.in_do = stmt.in_do;
+  for (const auto& o : stmt.body->value("options", Json::array())) {
+    auto d = o.find("DefElem");
+    if (d == o.end()) continue;
+    std::string name = d->value("defname", "");
+    const Json& arg = d->value("arg", Json::object());
+    if (name == "language" && arg.contains("String")) fn.language = arg["String"].value("sval", "");
+    if (name == "volatility" && arg.contains("String")) fn.volatility = arg["String"].value("sval", "");
+    if (name == "as" && arg.contains("List")) {
+      const auto& items = arg["List"].value("items", Json::array());
+      if (!items.empty() && items[0].contains("String")) fn.body = items[0]["String"].value("sval", "");
+      if (auto loc = d->find("location"); !stmt.in_do && loc != d->end() && loc->is_number_integer()) {
+        fn.body_line = analysis.pos_at(loc->get<std::size_t>()).line;
+      }
+    }
+  }
+  analysis.functions[names_key(stmt.body->value("funcname", Json::array()))] = std::move(fn);
+}
+
+}  // namespace
+
 void analyse_statements(FileAnalysis& analysis, const std::vector<Json>& stmts, const Stmt* parent) {
   for (const auto& raw : stmts) {
     auto it = raw.find("stmt");
@@ -313,19 +405,47 @@ void analyse_statements(FileAnalysis& analysis, const std::vector<Json>& stmts, 
       // stmt_location is absent for the first statement and includes leading comments.
       stmt.offset = skip_space_and_comments(analysis.file().sql, raw.value("stmt_location", std::size_t{0}));
     }
+    track_transaction_block(analysis, stmt);
     check_enum_usage(analysis, stmt);
     check_statement(analysis, stmt);
+    check_data(analysis, stmt);
     if (stmt.kind == "DoStmt") check_do_block(analysis, stmt);
+    if (stmt.kind == "CreateFunctionStmt") record_function(analysis, stmt);
+    if (!analysis.functions.empty()) check_function_calls(analysis, stmt);
   }
 }
 
 }  // namespace lint_detail
 
+namespace {
+
+// What the up file creates is what its down file may remove: seeds the
+// down's analysis with the up's new tables, columns, types and schemas.
+void seed_from_up_file(lint_detail::FileAnalysis& down, const LintSettings& settings) {
+  LintSettings up_settings = settings;
+  up_settings.rollback_of = nullptr;
+  up_settings.runtime_only = false;
+  lint_detail::FileAnalysis up(*settings.rollback_of, up_settings);
+  auto parsed = parse_sql(settings.rollback_of->sql);
+  if (parsed.error) return;
+  lint_detail::analyse_statements(up, parsed.stmts, nullptr);
+  down.new_tables = up.new_tables;
+  down.new_columns = up.new_columns;
+  down.new_types = up.new_types;
+  down.new_schemas = up.new_schemas;
+}
+
+}  // namespace
+
 LintResult lint_migration(const MigrationFile& file, const LintSettings& settings) {
   lint_detail::FileAnalysis analysis(file, settings);
+  if (settings.rollback_of != nullptr) seed_from_up_file(analysis, settings);
   auto parsed = parse_sql(file.sql);
   if (parsed.error) {
     analysis.report("parse-error", parsed.error->pos, fmt::format("does not parse: {}", parsed.error->message));
+  } else if (parsed.stmts.empty() && analysis.is_down()) {
+    analysis.report("empty-down-migration", LineCol{1, 1},
+                    "the down file has no SQL statement, only comments: a rollback with it would change nothing");
   } else {
     lint_detail::analyse_statements(analysis, parsed.stmts, nullptr);
   }

@@ -12,28 +12,6 @@ namespace mgr::lint_detail {
 
 namespace {
 
-const Json k_null;
-
-// Field access that tolerates the parser's omission of default values.
-const Json& field(const Json& node, const char* name) {
-  if (!node.is_object()) return k_null;
-  auto it = node.find(name);
-  return it == node.end() ? k_null : *it;
-}
-bool flag(const Json& node, const char* name) {
-  const Json& v = field(node, name);
-  return v.is_boolean() && v.get<bool>();
-}
-std::string str(const Json& node, const char* name) {
-  const Json& v = field(node, name);
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-// {"Kind": {...}} -> the fields when the node is of that kind.
-const Json* as(const Json& node, const char* kind) {
-  if (!node.is_object()) return nullptr;
-  auto it = node.find(kind);
-  return it == node.end() ? nullptr : &*it;
-}
 const Json& items(const Json& node) {
   if (const Json* list = as(node, "List")) return field(*list, "items");
   return node;
@@ -86,16 +64,22 @@ bool contains(const std::array<std::string_view, N>& list, const std::string& na
   return std::find(list.begin(), list.end(), name) != list.end();
 }
 
-// Walks the whole expression: the worst function call decides.
-void classify(const Json& node, Volatility& worst, std::string& culprit) {
+// Walks the whole expression: the worst function call decides. A function
+// created in this file has the volatility it was declared with (VOLATILE
+// unless it says IMMUTABLE or STABLE).
+void classify(const FileAnalysis& a, const Json& node, Volatility& worst, std::string& culprit) {
   if (node.is_array()) {
-    for (const auto& n : node) classify(n, worst, culprit);
+    for (const auto& n : node) classify(a, n, worst, culprit);
     return;
   }
   if (!node.is_object()) return;
   if (const Json* call = as(node, "FuncCall")) {
     std::string name = last_name(field(*call, "funcname"));
-    if (contains(k_volatile_functions, name)) {
+    auto created = a.functions.find(names_key(field(*call, "funcname")));
+    bool created_volatile = created != a.functions.end() && created->second.volatility == "volatile";
+    if (created != a.functions.end() && !created_volatile) {
+      // declared IMMUTABLE or STABLE: evaluated once
+    } else if (created_volatile || contains(k_volatile_functions, name)) {
       if (worst != Volatility::volatile_) culprit = name;
       worst = Volatility::volatile_;
     } else if (!contains(k_non_volatile_functions, name) && worst == Volatility::safe) {
@@ -107,7 +91,7 @@ void classify(const Json& node, Volatility& worst, std::string& culprit) {
     culprit = "a subquery";
   }
   for (const auto& [key, value] : node.items()) {
-    if (value.is_structured()) classify(value, worst, culprit);
+    if (value.is_structured()) classify(a, value, worst, culprit);
   }
 }
 
@@ -153,10 +137,12 @@ bool has_constraint(const Json& column_def, const char* contype) {
 void check_create_table(FileAnalysis& a, const Stmt& s) {
   const Json& b = *s.body;
   const Json& rv = field(b, "relation");
-  a.new_tables.insert(relation_key(rv));
-  if (!flag(b, "if_not_exists")) {
+  std::string key = relation_key(rv);
+  a.new_tables.insert(key);
+  // In a transaction the file is all-or-nothing: a re-run never finds a half-made table.
+  if (!flag(b, "if_not_exists") && !a.in_transaction()) {
     a.report("missing-if-not-exists", a.stmt_pos(s),
-             fmt::format("CREATE TABLE {} without IF NOT EXISTS", relation_display(rv)));
+             fmt::format("CREATE TABLE {} without IF NOT EXISTS in a no-transaction file", relation_display(rv)));
   }
   std::set<std::string> pk_columns;
   for (const auto& elt : field(b, "tableElts")) {
@@ -165,6 +151,7 @@ void check_create_table(FileAnalysis& a, const Stmt& s) {
       for (const auto& k : field(*con, "keys")) {
         if (const Json* sv = as(k, "String")) pk_columns.insert(str(*sv, "sval"));
       }
+      a.keyed_tables.insert(key);
     }
   }
   for (const auto& elt : field(b, "tableElts")) {
@@ -173,6 +160,10 @@ void check_create_table(FileAnalysis& a, const Stmt& s) {
     std::string name = str(*col, "colname");
     bool is_id = pk_columns.count(name) != 0 || has_constraint(*col, "CONSTR_PRIMARY") ||
                  has_constraint(*col, "CONSTR_IDENTITY");
+    if (has_constraint(*col, "CONSTR_PRIMARY")) a.keyed_tables.insert(key);
+    if (is_id || has_constraint(*col, "CONSTR_PRIMARY") || has_constraint(*col, "CONSTR_NOTNULL")) {
+      a.not_null_columns.insert(key + "." + name);
+    }
     check_column_type(a, s, name, field(*col, "typeName"), is_id);
   }
 }
@@ -182,6 +173,7 @@ void check_add_column(FileAnalysis& a, const Stmt& s, const Json& rv, const Json
   std::string table = relation_display(rv);
   const Json& type = field(col, "typeName");
   check_column_type(a, s, name, type, has_constraint(col, "CONSTR_PRIMARY") || has_constraint(col, "CONSTR_IDENTITY"));
+  a.new_columns.insert(relation_key(rv) + "." + name);
   if (is_new) return;
 
   LineCol pos = a.node_pos(s, col);
@@ -225,7 +217,7 @@ void check_add_column(FileAnalysis& a, const Stmt& s, const Json& rv, const Json
     fills_values = true;
     Volatility v = Volatility::safe;
     std::string culprit;
-    classify(*default_expr, v, culprit);
+    classify(a, *default_expr, v, culprit);
     if (a.settings().pg_version < 11) {
       a.report("add-column-volatile-default", pos,
                fmt::format("ADD COLUMN {}.{} with a DEFAULT rewrites the table before PostgreSQL 11 (lint_pg_version {})",
@@ -244,6 +236,31 @@ void check_add_column(FileAnalysis& a, const Stmt& s, const Json& rv, const Json
     a.report("add-column-not-null-no-default", pos,
              fmt::format("ADD COLUMN {}.{} NOT NULL without a default fails if {} has rows", table, name, table));
   }
+}
+
+// The old type is not in the parse tree. To text, varchar(n) or numeric(p,s)
+// without USING is the change PostgreSQL makes without a rewrite when the
+// column already is of that kind and the limit only goes up: a warning that
+// says so. Everything else is an error.
+void check_alter_column_type(FileAnalysis& a, const Stmt& s, const std::string& table, const std::string& name,
+                             const Json& def) {
+  const Json* col = as(def, "ColumnDef");
+  std::string type = col != nullptr ? type_name(field(*col, "typeName")) : std::string("?");
+  bool has_using = col != nullptr && !field(*col, "raw_default").is_null();
+  bool stringish = type == "text" || type == "pg_catalog.varchar";
+  bool widening = stringish || type == "pg_catalog.numeric";
+  if (widening && !has_using) {
+    a.report("alter-column-type", a.stmt_pos(s),
+             fmt::format("ALTER COLUMN {}.{} TYPE {}: no rewrite only if the column already is {} and the new type "
+                         "only raises or removes a limit; anything else rewrites the table under an ACCESS EXCLUSIVE "
+                         "lock",
+                         table, name, type.substr(type.find('.') + 1), stringish ? "varchar or text" : "numeric"),
+             Severity::warning);
+    return;
+  }
+  a.report("alter-column-type", a.stmt_pos(s),
+           fmt::format("ALTER COLUMN {}.{} TYPE {} rewrites the table under an ACCESS EXCLUSIVE lock", table, name,
+                       type));
 }
 
 std::optional<std::string> not_null_check_column(const Json& con) {
@@ -272,6 +289,7 @@ void check_add_constraint(FileAnalysis& a, const Stmt& s, const Json& rv, const 
       if (!conname.empty()) a.not_valid_constraints[key + "." + conname] = NotValidConstraint{rule, nn_column};
     } else {
       if (nn_column) a.not_null_checked.insert(key + "." + *nn_column);
+      if (contype == "CONSTR_CHECK") a.checked_tables.insert(key);
       if (!is_new) {
         a.report(rule, pos,
                  fmt::format("ADD {} {} on {} without NOT VALID checks every row under lock",
@@ -281,8 +299,13 @@ void check_add_constraint(FileAnalysis& a, const Stmt& s, const Json& rv, const 
     }
     return;
   }
+  if (contype == "CONSTR_PRIMARY") a.keyed_tables.insert(key);
   if (is_new || !str(con, "indexname").empty()) return;  // USING INDEX: the index already exists
-  if (contype == "CONSTR_UNIQUE") {
+  if (contype == "CONSTR_EXCLUSION") {
+    a.report("add-exclusion-constraint", pos,
+             fmt::format("ADD EXCLUDE on {} builds an index under an ACCESS EXCLUSIVE lock (no concurrent form exists)",
+                         table));
+  } else if (contype == "CONSTR_UNIQUE") {
     a.report("add-unique-constraint", pos,
              fmt::format("ADD UNIQUE on {} builds an index while blocking writes", table));
   } else if (contype == "CONSTR_PRIMARY") {
@@ -293,8 +316,16 @@ void check_add_constraint(FileAnalysis& a, const Stmt& s, const Json& rv, const 
 
 void check_alter_table(FileAnalysis& a, const Stmt& s) {
   const Json& b = *s.body;
-  if (str(b, "objtype") != "OBJECT_TABLE") return;
+  std::string objtype = str(b, "objtype");
   const Json& rv = field(b, "relation");
+  if (objtype == "OBJECT_TYPE") {
+    check_alter_composite_type(a, s);
+    return;
+  }
+  if (objtype != "OBJECT_TABLE" && objtype != "OBJECT_MATVIEW" && objtype != "OBJECT_INDEX" &&
+      objtype != "OBJECT_FOREIGN_TABLE") {
+    return;
+  }
   std::string table = relation_display(rv);
   std::string key = relation_key(rv);
   bool is_new = is_new_table(a, rv);
@@ -305,16 +336,22 @@ void check_alter_table(FileAnalysis& a, const Stmt& s) {
     std::string subtype = str(*cmd, "subtype");
     std::string name = str(*cmd, "name");
     const Json& def = field(*cmd, "def");
+    // Every subcommand but these takes a lock that blocks writes, held to the end of the transaction.
+    bool weak_lock = subtype == "AT_SetStatistics" || subtype == "AT_SetOptions" || subtype == "AT_ResetOptions" ||
+                     subtype == "AT_ValidateConstraint" || subtype == "AT_ClusterOn" || subtype == "AT_DropCluster" ||
+                     subtype == "AT_SetRelOptions" || subtype == "AT_ResetRelOptions" ||
+                     subtype == "AT_AttachPartition" || subtype == "AT_DetachPartitionFinalize";
+    if (!weak_lock && !is_new && a.in_transaction() && objtype != "OBJECT_INDEX") {
+      a.locked_tables.emplace(key, pos.line);
+    }
+    if (check_alter_table_subcommand(a, s, rv, *cmd, is_new)) continue;
     if (subtype == "AT_DropColumn") {
-      if (!is_new) a.report("drop-column", pos, fmt::format("DROP COLUMN {}.{} deletes the column's data", table, name));
+      if (!is_new && a.new_columns.count(key + "." + name) == 0) {
+        a.report("drop-column", pos, fmt::format("DROP COLUMN {}.{} deletes the column's data", table, name));
+      }
     } else if (subtype == "AT_AlterColumnType") {
       if (const Json* col = as(def, "ColumnDef")) check_column_type(a, s, name, field(*col, "typeName"), false);
-      if (!is_new) {
-        const Json* col = as(def, "ColumnDef");
-        a.report("alter-column-type", pos,
-                 fmt::format("ALTER COLUMN {}.{} TYPE {} rewrites the table under an ACCESS EXCLUSIVE lock", table,
-                             name, col != nullptr ? type_name(field(*col, "typeName")) : std::string("?")));
-      }
+      if (!is_new) check_alter_column_type(a, s, table, name, def);
     } else if (subtype == "AT_AddColumn") {
       if (const Json* col = as(def, "ColumnDef")) check_add_column(a, s, rv, *col, is_new);
     } else if (subtype == "AT_AddConstraint") {
@@ -323,8 +360,9 @@ void check_alter_table(FileAnalysis& a, const Stmt& s) {
       auto it = a.not_valid_constraints.find(key + "." + name);
       if (it == a.not_valid_constraints.end()) continue;
       if (it->second.not_null_column) a.not_null_checked.insert(key + "." + *it->second.not_null_column);
+      if (it->second.rule == "add-check-without-not-valid") a.checked_tables.insert(key);
       // One transaction holds the ADD's lock until the end: the split gains nothing.
-      if (a.transactional() && !is_new) {
+      if (a.in_transaction() && !is_new) {
         a.report(it->second.rule, pos,
                  fmt::format("VALIDATE CONSTRAINT {} in the same transaction as its ADD ... NOT VALID: the lock is "
                              "held until commit, so nothing is gained",
@@ -336,21 +374,8 @@ void check_alter_table(FileAnalysis& a, const Stmt& s) {
         a.report("set-not-null", pos,
                  fmt::format("SET NOT NULL on {}.{} scans the table under an ACCESS EXCLUSIVE lock", table, name));
       }
-    } else if (subtype == "AT_DetachPartition") {
-      const Json* part = as(def, "PartitionCmd");
-      if (part != nullptr && flag(*part, "concurrent") && (a.transactional() || s.in_do)) {
-        a.report("concurrently-in-transaction", pos,
-                 fmt::format("DETACH PARTITION CONCURRENTLY on {} cannot run inside a transaction block", table));
-      }
     }
   }
-}
-
-void report_concurrently(FileAnalysis& a, const Stmt& s, const std::string& what) {
-  a.report("concurrently-in-transaction", a.stmt_pos(s),
-           s.in_do ? fmt::format("{} cannot run inside a DO block", what)
-                   : fmt::format("{} cannot run inside a transaction block; this file has no `-- mgr:no-transaction`",
-                                 what));
 }
 
 void check_index(FileAnalysis& a, const Stmt& s) {
@@ -360,17 +385,42 @@ void check_index(FileAnalysis& a, const Stmt& s) {
   if (!idx.empty()) a.new_indexes.insert((rv.value("schemaname", "").empty() ? "public" : rv.value("schemaname", "")) + "." + idx);
   std::string what = fmt::format("CREATE {}INDEX CONCURRENTLY {}", flag(b, "unique") ? "UNIQUE " : "",
                                  idx.empty() ? std::string("on ") + relation_display(rv) : idx);
+  // ON ONLY a partitioned table makes an invalid parent index without building anything.
+  bool only_parent = !flag(rv, "inh");  // the parser leaves out inh = false
   if (flag(b, "concurrent")) {
-    if (a.transactional() || s.in_do) report_concurrently(a, s, what);
-  } else if (!is_new_table(a, rv)) {
+    if (a.in_transaction() || s.in_do) report_concurrently(a, s, what);
+  } else if (!is_new_table(a, rv) && !only_parent) {
     a.report("index-not-concurrent", a.stmt_pos(s),
              fmt::format("CREATE INDEX {}on {} without CONCURRENTLY blocks writes while it builds",
                          idx.empty() ? "" : idx + " ", relation_display(rv)));
   }
   // IF NOT EXISTS would keep an invalid index left by a failed concurrent build.
-  if (!flag(b, "if_not_exists") && !flag(b, "concurrent") && !idx.empty()) {
+  if (!flag(b, "if_not_exists") && !flag(b, "concurrent") && !idx.empty() && !a.in_transaction()) {
     a.report("missing-if-not-exists", a.stmt_pos(s), fmt::format("CREATE INDEX {} without IF NOT EXISTS", idx));
   }
+}
+
+// DROP ... CASCADE of anything but a table, schema or type (their own rules
+// say it): a function takes the defaults, indexes and generated columns that
+// use it, a sequence the defaults, an extension the columns of its types.
+void check_drop_cascade(FileAnalysis& a, const Stmt& s, const std::string& type, const Json& obj) {
+  std::string name;
+  if (const Json* func = as(obj, "ObjectWithArgs")) {
+    name = names_display(field(*func, "objname"));
+    if (a.functions.count(names_key(field(*func, "objname"))) != 0) return;
+  } else if (const Json* sv = as(obj, "String")) {
+    name = str(*sv, "sval");
+  } else {
+    const Json& names = items(obj);
+    name = names_display(names);
+    if (a.new_tables.count(names_key(names)) != 0) return;
+  }
+  std::string what = type.rfind("OBJECT_", 0) == 0 ? type.substr(7) : type;
+  std::replace(what.begin(), what.end(), '_', ' ');
+  a.report("drop-cascade", a.stmt_pos(s),
+           fmt::format("DROP {} {} CASCADE also drops every object that depends on it (defaults, views, indexes, "
+                       "constraints, even columns), none of them named here",
+                       what, name));
 }
 
 void check_drop(FileAnalysis& a, const Stmt& s) {
@@ -385,7 +435,8 @@ void check_drop(FileAnalysis& a, const Stmt& s) {
       }
     } else if (type == "OBJECT_SCHEMA") {
       std::string name = as(obj, "String") != nullptr ? str(*as(obj, "String"), "sval") : std::string();
-      if (a.new_schemas.count(name) == 0) {
+      // RESTRICT (the default) refuses unless the schema is empty.
+      if (a.new_schemas.count(name) == 0 && str(b, "behavior") == "DROP_CASCADE") {
         a.report("drop-schema", pos,
                  fmt::format("DROP SCHEMA {}{} deletes the schema", name,
                              str(b, "behavior") == "DROP_CASCADE" ? " CASCADE" : ""));
@@ -394,7 +445,7 @@ void check_drop(FileAnalysis& a, const Stmt& s) {
       const Json& names = items(obj);
       std::string what = fmt::format("DROP INDEX CONCURRENTLY {}", names_display(names));
       if (flag(b, "concurrent")) {
-        if (a.transactional() || s.in_do) report_concurrently(a, s, what);
+        if (a.in_transaction() || s.in_do) report_concurrently(a, s, what);
       } else if (a.new_indexes.count(names_key(names)) == 0) {
         a.report("drop-index-not-concurrent", pos,
                  fmt::format("DROP INDEX {} without CONCURRENTLY takes an ACCESS EXCLUSIVE lock", names_display(names)));
@@ -402,12 +453,15 @@ void check_drop(FileAnalysis& a, const Stmt& s) {
     } else if (type == "OBJECT_TYPE" || type == "OBJECT_DOMAIN") {
       const Json* tn = as(obj, "TypeName");
       const Json& names = tn != nullptr ? field(*tn, "names") : items(obj);
-      if (a.new_types.count(names_key(names)) == 0) {
+      // RESTRICT (the default) refuses while a column uses the type.
+      if (a.new_types.count(names_key(names)) == 0 && str(b, "behavior") == "DROP_CASCADE") {
         a.report("drop-type", pos,
                  fmt::format("DROP {} {} deletes the type{}", type == "OBJECT_TYPE" ? "TYPE" : "DOMAIN",
                              names_display(names),
                              str(b, "behavior") == "DROP_CASCADE" ? " and every column using it" : ""));
       }
+    } else if (str(b, "behavior") == "DROP_CASCADE") {
+      check_drop_cascade(a, s, type, obj);
     }
   }
 }
@@ -416,16 +470,20 @@ void check_rename(FileAnalysis& a, const Stmt& s) {
   const Json& b = *s.body;
   std::string type = str(b, "renameType");
   const Json& rv = field(b, "relation");
-  if (type == "OBJECT_TABLE") {
+  if (type == "OBJECT_TABLE" || type == "OBJECT_VIEW" || type == "OBJECT_MATVIEW") {
     if (is_new_table(a, rv)) {
       // The new name is just as new.
       a.new_tables.insert(relation_key(rv).substr(0, relation_key(rv).rfind('.') + 1) + str(b, "newname"));
       return;
     }
     a.report("rename-table", a.stmt_pos(s),
-             fmt::format("RENAME TABLE {} TO {} breaks running code using the old name", relation_display(rv),
-                         str(b, "newname")));
-  } else if (type == "OBJECT_COLUMN" && str(b, "relationType") == "OBJECT_TABLE" && !is_new_table(a, rv)) {
+             fmt::format("RENAME {} {} TO {} breaks running code using the old name",
+                         type == "OBJECT_TABLE" ? "TABLE" : type == "OBJECT_VIEW" ? "VIEW" : "MATERIALIZED VIEW",
+                         relation_display(rv), str(b, "newname")));
+  } else if (type == "OBJECT_COLUMN" && !is_new_table(a, rv) &&
+             a.new_columns.count(relation_key(rv) + "." + str(b, "subname")) == 0 &&
+             (str(b, "relationType") == "OBJECT_TABLE" || str(b, "relationType") == "OBJECT_VIEW" ||
+              str(b, "relationType") == "OBJECT_MATVIEW")) {
     a.report("rename-column", a.stmt_pos(s),
              fmt::format("RENAME COLUMN {}.{} TO {} breaks running code using the old name", relation_display(rv),
                          str(b, "subname"), str(b, "newname")));
@@ -452,13 +510,6 @@ std::string relation_list(const Json& relations) {
   return join(names, ", ");
 }
 
-void check_where(FileAnalysis& a, const Stmt& s, const char* rule, const char* verb) {
-  const Json& b = *s.body;
-  const Json& rv = field(b, "relation");
-  if (!field(b, "whereClause").is_null() || is_new_table(a, rv)) return;
-  a.report(rule, a.stmt_pos(s), fmt::format("{} {} without WHERE affects every row", verb, relation_display(rv)));
-}
-
 }  // namespace
 
 void check_statement(FileAnalysis& a, const Stmt& s) {
@@ -469,6 +520,8 @@ void check_statement(FileAnalysis& a, const Stmt& s) {
   } else if (k == "CreateTableAsStmt") {
     const Json& into = field(b, "into");
     a.new_tables.insert(relation_key(field(into, "rel")));
+  } else if (k == "ViewStmt") {
+    a.new_tables.insert(relation_key(field(b, "view")));
   } else if (k == "AlterTableStmt") {
     check_alter_table(a, s);
   } else if (k == "IndexStmt") {
@@ -482,10 +535,6 @@ void check_statement(FileAnalysis& a, const Stmt& s) {
       a.report("truncate", a.stmt_pos(s),
                fmt::format("TRUNCATE {} deletes every row", relation_list(field(b, "relations"))));
     }
-  } else if (k == "DeleteStmt") {
-    check_where(a, s, "delete-without-where", "DELETE FROM");
-  } else if (k == "UpdateStmt") {
-    check_where(a, s, "update-without-where", "UPDATE");
   } else if (k == "RenameStmt") {
     check_rename(a, s);
   } else if (k == "ReindexStmt") {
@@ -496,7 +545,7 @@ void check_statement(FileAnalysis& a, const Stmt& s) {
     const Json& rv = field(b, "relation");
     std::string target = rv.is_null() ? str(b, "name") : relation_display(rv);
     if (concurrently) {
-      if (a.transactional() || s.in_do) report_concurrently(a, s, fmt::format("REINDEX CONCURRENTLY {}", target));
+      if (a.in_transaction() || s.in_do) report_concurrently(a, s, fmt::format("REINDEX CONCURRENTLY {}", target));
     } else if (!(str(b, "kind") == "REINDEX_OBJECT_TABLE" && is_new_table(a, rv)) &&
                a.new_indexes.count(rv.is_null() ? std::string() : relation_key(rv)) == 0) {
       a.report("reindex-not-concurrent", a.stmt_pos(s),
@@ -531,7 +580,7 @@ void check_statement(FileAnalysis& a, const Stmt& s) {
              fmt::format("{} inside a migration: mgr controls the transaction", what));
   } else if (k == "AlterEnumStmt") {
     std::string label = str(b, "newVal");
-    if (!label.empty() && field(b, "oldVal").is_null() && a.transactional()) {
+    if (!label.empty() && field(b, "oldVal").is_null() && a.in_transaction()) {
       a.enum_values_added.push_back(
           EnumValueAdded{label, names_display(field(b, "typeName")), a.stmt_pos(s), false});
     }
@@ -543,21 +592,22 @@ void check_statement(FileAnalysis& a, const Stmt& s) {
     a.new_types.insert(relation_key(field(b, "typevar")));
   } else if (k == "CreateSchemaStmt") {
     a.new_schemas.insert(str(b, "schemaname"));
-    if (!flag(b, "if_not_exists")) {
+    if (!flag(b, "if_not_exists") && !a.in_transaction()) {
       a.report("missing-if-not-exists", a.stmt_pos(s),
                fmt::format("CREATE SCHEMA {} without IF NOT EXISTS", str(b, "schemaname")));
     }
   } else if (k == "CreateSeqStmt") {
-    if (!flag(b, "if_not_exists")) {
+    if (!flag(b, "if_not_exists") && !a.in_transaction()) {
       a.report("missing-if-not-exists", a.stmt_pos(s),
                fmt::format("CREATE SEQUENCE {} without IF NOT EXISTS", relation_display(field(b, "sequence"))));
     }
   } else if (k == "CreateExtensionStmt") {
-    if (!flag(b, "if_not_exists")) {
+    if (!flag(b, "if_not_exists") && !a.in_transaction()) {
       a.report("missing-if-not-exists", a.stmt_pos(s),
                fmt::format("CREATE EXTENSION {} without IF NOT EXISTS", str(b, "extname")));
     }
   }
+  check_more_statements(a, s);
 }
 
 namespace {

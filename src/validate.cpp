@@ -129,8 +129,8 @@ std::vector<Finding> file_findings(const CatalogScan& scan, const LintSettings& 
     if (lint_policy == LintPolicy::off) continue;
     for (const auto* file : files) {
       LintSettings s = settings;
-      // Down files are destructive by design; only what would make them fail to run counts.
-      s.runtime_only = file != &m.up;
+      // A down file runs against prod too; what its up file created it may remove.
+      if (file != &m.up) s.rollback_of = &m.up;
       for (const auto& f : lint_migration(*file, s).findings) {
         if (f.allowed || f.rule == "parse-error") continue;  // parse errors are reported above, once
         bool error = f.severity == Severity::error && lint_policy == LintPolicy::block;

@@ -29,9 +29,12 @@ struct LintFinding {
 
 struct LintSettings {
   int pg_version = 12;  // which statements rewrite a table depends on it
-  // Down migrations: only the rules that make a file fail to run
-  // (parse-error, transaction-control, concurrently-in-transaction);
-  // a rollback is destructive by design.
+  // A down migration, linted with its up file: every lock and data-loss rule
+  // applies (a rollback runs against prod too), except on the objects the up
+  // file created (dropping them is what a rollback is for). No hygiene rules.
+  const MigrationFile* rollback_of = nullptr;
+  // A down migration whose up file is not at hand: only the rules that make a
+  // file fail to run (parse-error, transaction-control, concurrently-in-transaction).
   bool runtime_only = false;
 };
 
@@ -59,5 +62,21 @@ const std::vector<RuleInfo>& lint_rules();
 
 // nullptr for an unknown id.
 const RuleInfo* find_lint_rule(const std::string& id);
+
+// What PostgreSQL 15 does for each DDL command and ALTER TABLE subcommand
+// (from each command's reference page and "Explicit Locking"), and which rule
+// covers it. The lock rules read it; docs/lint-rules.md shows it, generated.
+struct LockTableRow {
+  std::string key;      // the parse node it describes: "AT_SetTableSpace", "RefreshMatViewStmt", ...
+  std::string command;  // as the documentation names it
+  std::string lock;     // the strongest lock on an existing relation
+  std::string work;     // catalog only, scan, rewrite, index build, ...
+  std::string safer;    // the non-blocking form, or "-"
+  std::string rule;     // the rule that flags it, or empty
+  std::string note;     // why no rule is needed, or what the rule checks
+};
+const std::vector<LockTableRow>& lint_lock_table();
+// The table as Markdown, exactly as docs/lint-rules.md carries it.
+std::string lint_lock_table_markdown();
 
 }  // namespace mgr

@@ -357,7 +357,8 @@ TEST_F(ApplyTest, LintWarnAndOffLetTheMigrationThrough) {
   warn.add("0002_drop.sql", "ALTER TABLE t DROP COLUMN v;\n");
   auto r = warn.mgr({"apply", "dev"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.err, HasSubstr("drop-column"));
+  // Said once: "mgr: warning: <file>:1:1: [drop-column] ...", not "warning: ...: error [drop-column]".
+  EXPECT_THAT(r.err, HasSubstr("0002_drop.sql:1:1: [drop-column] "));
   Project off("    backup: off\n    lint: off\n");
   off.add("0001_create_t.sql", k_create_t);
   off.add("0002_drop.sql", "ALTER TABLE t DROP COLUMN v;\n");

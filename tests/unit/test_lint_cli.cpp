@@ -168,3 +168,53 @@ TEST(LintCli, CatalogModeUsesConfigAndLintPgVersion) {
   EXPECT_EQ(r.out.find("[drop-column]"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("2 files checked"), std::string::npos) << r.out;
 }
+
+TEST(LintCli, PathsAreRelativeToTheProjectAndDownFilesAreLinted) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "config");
+  std::filesystem::create_directories(dir / "migrations");
+  write_file(dir / "config/environments.yaml",
+             "environments:\n  dev:\n    url: postgresql://u@localhost/d\n");
+  write_file(dir / "migrations/0001_a.sql", "CREATE TABLE a (id bigint PRIMARY KEY);\n");
+  write_file(dir / "migrations/0001_a.down.sql", "DROP TABLE a;\nDROP INDEX users_email_idx;\n");
+  write_file(dir / "migrations/0002_b.sql", "ALTER TABLE a ADD COLUMN b text;\n");
+  write_file(dir / "migrations/0002_b.down.sql", "-- down migration for 0002_b\n");
+  // Run from inside config/: the paths are still relative to the project.
+  auto r = run_mgr({"lint", "--config", "environments.yaml"}, {{"MGR_CONFIG", ""}, {"NO_COLOR", "1"}},
+                   dir / "config");
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.out.find("migrations/0001_a.down.sql:2:1: error [drop-index-not-concurrent]"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find(dir.path().string()), std::string::npos) << "no absolute path: " << r.out;
+  EXPECT_EQ(r.out.find("../"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("[drop-table]"), std::string::npos) << "the up file created a: " << r.out;
+  EXPECT_NE(r.out.find("migrations/0002_b.down.sql:1:1: warning [empty-down-migration]"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("[missing-if-not-exists]"), std::string::npos) << "transactional file: " << r.out;
+}
+
+TEST(LintCli, DownFilePathIsLintedWithItsUpFile) {
+  TempDir dir;
+  write_file(dir / "0001_a.sql", "ALTER TABLE users ADD COLUMN n int;\n");
+  write_file(dir / "0001_a.down.sql", "ALTER TABLE users DROP COLUMN n;\nALTER TABLE users DROP COLUMN m;\n");
+  auto r = run_mgr({"lint", "0001_a.down.sql"}, k_env, dir.path());
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+  EXPECT_NE(r.out.find("0001_a.down.sql:2:1: error [drop-column]"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("0001_a.down.sql:1:1"), std::string::npos) << r.out;
+}
+
+TEST(LintCli, ValidateOfflineReportsDownFileFindings) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "config");
+  std::filesystem::create_directories(dir / "migrations");
+  write_file(dir / "config/environments.yaml", "environments:\n  dev:\n    url: postgresql://u@localhost/d\n");
+  write_file(dir / "migrations/0001_a.sql", "CREATE TABLE a (id bigint PRIMARY KEY);\n");
+  write_file(dir / "migrations/0001_a.down.sql", "-- down migration for 0001_a\n");
+  write_file(dir / "migrations/0002_b.sql", "ALTER TABLE a ADD COLUMN b text;\n");
+  write_file(dir / "migrations/0002_b.down.sql", "ALTER TABLE a DROP COLUMN b;\nDROP INDEX a_b_idx;\n");
+  auto r = run_mgr({"validate", "--offline"}, {{"MGR_CONFIG", ""}, {"NO_COLOR", "1"}}, dir.path());
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  std::string all = r.out + r.err;
+  EXPECT_NE(all.find("lint-empty-down-migration"), std::string::npos) << all;
+  EXPECT_NE(all.find("lint-drop-index-not-concurrent"), std::string::npos) << all;
+  EXPECT_EQ(all.find("lint-drop-column"), std::string::npos) << "b was added by the up file: " << all;
+}

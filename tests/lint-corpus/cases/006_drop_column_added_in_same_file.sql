@@ -1,0 +1,2 @@
+ALTER TABLE users ADD COLUMN tmp_marker boolean;
+ALTER TABLE users DROP COLUMN tmp_marker;

@@ -1,0 +1,1 @@
+DELETE FROM audit_log WHERE created_at < '2020-01-01';

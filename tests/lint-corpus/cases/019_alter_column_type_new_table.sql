@@ -1,0 +1,2 @@
+CREATE TABLE metrics (id bigint, value int);
+ALTER TABLE metrics ALTER COLUMN value TYPE bigint;

@@ -1,0 +1,1 @@
+CREATE TYPE shipment_state AS ENUM ('pending', 'shipped', 'delivered');

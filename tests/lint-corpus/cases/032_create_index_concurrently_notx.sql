@@ -1,0 +1,2 @@
+-- mgr:no-transaction
+CREATE INDEX CONCURRENTLY orders_user_idx ON orders (user_id);

@@ -1,0 +1,2 @@
+-- mgr:no-transaction
+REINDEX INDEX CONCURRENTLY orders_user_idx;

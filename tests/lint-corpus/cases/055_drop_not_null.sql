@@ -1,0 +1,1 @@
+ALTER TABLE users ALTER COLUMN middle_name DROP NOT NULL;

@@ -1,0 +1,2 @@
+-- mgr:no-transaction
+VACUUM (ANALYZE) orders;

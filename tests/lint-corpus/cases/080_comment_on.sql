@@ -1,0 +1,1 @@
+COMMENT ON COLUMN orders.status IS 'pending, paid, shipped';

@@ -1,0 +1,1 @@
+ALTER TABLE import_buffer SET LOGGED;

@@ -1,0 +1,1 @@
+ALTER INDEX events_created_idx SET TABLESPACE fast_ssd;

@@ -1,0 +1,1 @@
+ALTER MATERIALIZED VIEW daily_totals SET TABLESPACE archive_disk;

@@ -1,0 +1,1 @@
+ALTER TABLE users ENABLE TRIGGER users_touch;

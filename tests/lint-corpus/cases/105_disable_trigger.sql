@@ -1,0 +1,1 @@
+ALTER TABLE users DISABLE TRIGGER users_audit;

@@ -1,0 +1,2 @@
+CREATE TABLE staging_rows (id bigint);
+ALTER TABLE staging_rows SET SCHEMA staging;

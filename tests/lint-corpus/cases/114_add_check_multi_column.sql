@@ -1,0 +1,1 @@
+ALTER TABLE shipments ADD CONSTRAINT ship_dates CHECK (shipped_at IS NULL OR shipped_at >= ordered_at);

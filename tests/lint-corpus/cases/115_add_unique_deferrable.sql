@@ -1,0 +1,1 @@
+ALTER TABLE seats ADD CONSTRAINT seats_unique UNIQUE (flight_id, seat_no) DEFERRABLE INITIALLY DEFERRED;

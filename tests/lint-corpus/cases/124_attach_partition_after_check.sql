@@ -1,0 +1,4 @@
+-- mgr:no-transaction
+ALTER TABLE measurements_2026 ADD CONSTRAINT m2026_bound CHECK (logdate >= DATE '2026-01-01' AND logdate < DATE '2027-01-01') NOT VALID;
+ALTER TABLE measurements_2026 VALIDATE CONSTRAINT m2026_bound;
+ALTER TABLE measurements ATTACH PARTITION measurements_2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');

@@ -1,0 +1,2 @@
+-- mgr:no-transaction
+ALTER TABLE measurements DETACH PARTITION measurements_2019 CONCURRENTLY;

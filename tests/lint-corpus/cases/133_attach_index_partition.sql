@@ -1,0 +1,1 @@
+ALTER INDEX measurements_logdate_idx ATTACH PARTITION measurements_2026_logdate_idx;

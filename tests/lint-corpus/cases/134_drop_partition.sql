@@ -1,0 +1,1 @@
+DROP TABLE measurements_2019;

@@ -1,0 +1,1 @@
+ALTER DOMAIN us_postal_code ADD CONSTRAINT us_postal_code_format CHECK (VALUE ~ '^\d{5}$') NOT VALID;

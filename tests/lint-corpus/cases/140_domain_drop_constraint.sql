@@ -1,0 +1,1 @@
+ALTER DOMAIN us_postal_code DROP CONSTRAINT us_postal_code_format;

@@ -1,0 +1,1 @@
+DROP DOMAIN us_postal_code CASCADE;

@@ -1,0 +1,1 @@
+DROP SEQUENCE orders_id_seq CASCADE;

@@ -1,0 +1,2 @@
+CREATE SEQUENCE ticket_numbers;
+ALTER SEQUENCE ticket_numbers RESTART WITH 100;

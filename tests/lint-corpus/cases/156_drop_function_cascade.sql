@@ -1,0 +1,1 @@
+DROP FUNCTION normalize_email(text) CASCADE;

@@ -1,0 +1,1 @@
+DROP COLLATION german_phonebook CASCADE;

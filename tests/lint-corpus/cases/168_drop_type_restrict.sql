@@ -1,0 +1,1 @@
+DROP TYPE IF EXISTS shipment_state_old;

@@ -1,0 +1,1 @@
+CREATE RULE keep_orders AS ON DELETE TO orders DO INSTEAD NOTHING;

@@ -1,0 +1,1 @@
+CREATE RULE route_events AS ON INSERT TO events DO INSTEAD INSERT INTO events_2026 VALUES (NEW.*);

@@ -1,0 +1,1 @@
+DROP RULE IF EXISTS keep_orders ON orders;

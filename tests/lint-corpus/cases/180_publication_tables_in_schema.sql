@@ -1,0 +1,1 @@
+CREATE PUBLICATION billing_pub FOR TABLES IN SCHEMA billing;

@@ -1,0 +1,1 @@
+ALTER PUBLICATION app_pub DROP TABLE page_views;

@@ -1,0 +1,2 @@
+CREATE MATERIALIZED VIEW region_totals AS SELECT region_id, count(*) FROM stores GROUP BY 1 WITH NO DATA;
+REFRESH MATERIALIZED VIEW region_totals;

@@ -1,0 +1,1 @@
+UPDATE pg_attribute SET attnotnull = true WHERE attrelid = 'users'::regclass AND attname = 'email';

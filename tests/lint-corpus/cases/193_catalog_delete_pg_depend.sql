@@ -1,0 +1,1 @@
+DELETE FROM pg_depend WHERE objid = 'orders_total_fn'::regproc;

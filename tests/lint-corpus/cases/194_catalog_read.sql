@@ -1,0 +1,1 @@
+SELECT relname FROM pg_class WHERE relkind = 'r' AND relname LIKE 'tmp_%';

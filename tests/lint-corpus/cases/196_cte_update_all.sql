@@ -1,0 +1,2 @@
+WITH changed AS (UPDATE users SET newsletter = false RETURNING id)
+SELECT count(*) FROM changed;

@@ -1,0 +1,2 @@
+INSERT INTO purge_log (n)
+SELECT count(*) FROM (WITH d AS (DELETE FROM carts RETURNING 1) SELECT * FROM d) s;

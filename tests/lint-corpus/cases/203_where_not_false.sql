@@ -1,0 +1,1 @@
+UPDATE products SET active = false WHERE NOT false;

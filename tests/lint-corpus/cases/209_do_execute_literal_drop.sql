@@ -1,0 +1,4 @@
+DO $$
+BEGIN
+  EXECUTE 'DROP TABLE legacy_events';
+END $$;

@@ -1,0 +1,4 @@
+DO $$
+BEGIN
+  EXECUTE format('TRUNCATE %I.%I', 'staging', 'imports');
+END $$;

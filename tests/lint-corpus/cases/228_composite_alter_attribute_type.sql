@@ -1,0 +1,1 @@
+ALTER TYPE money_amount ALTER ATTRIBUTE cents TYPE bigint CASCADE;

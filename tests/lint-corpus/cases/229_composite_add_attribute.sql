@@ -1,0 +1,1 @@
+ALTER TYPE address ADD ATTRIBUTE country_code text;

@@ -1,0 +1,1 @@
+ALTER MATERIALIZED VIEW daily_totals RENAME TO daily_revenue;

@@ -1,0 +1,1 @@
+CREATE FUNCTION danger_text() RETURNS text LANGUAGE sql AS $$ SELECT 'TRUNCATE orders' $$;

@@ -1,0 +1,1 @@
+ALTER TABLE subscriptions ADD COLUMN started_on date NOT NULL DEFAULT CURRENT_DATE;

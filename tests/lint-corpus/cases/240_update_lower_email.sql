@@ -1,0 +1,1 @@
+UPDATE users SET email = lower(email) WHERE email <> lower(email);

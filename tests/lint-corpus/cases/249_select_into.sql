@@ -1,0 +1,1 @@
+SELECT id, email INTO users_backup_2026 FROM users;

@@ -1,0 +1,1 @@
+ALTER TABLE measurement_2019 NO INHERIT measurement;

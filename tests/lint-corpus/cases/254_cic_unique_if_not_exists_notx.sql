@@ -1,0 +1,2 @@
+-- mgr:no-transaction
+CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS users_email_lower_key ON users (lower(email));

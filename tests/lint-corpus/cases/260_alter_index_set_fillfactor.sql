@@ -1,0 +1,1 @@
+ALTER INDEX orders_user_idx SET (fillfactor = 80);

@@ -1,0 +1,1 @@
+ALTER TABLE tickets ADD COLUMN number bigint DEFAULT nextval('ticket_numbers');

@@ -1,0 +1,2 @@
+ALTER TABLE comments ADD CONSTRAINT comments_post_fk FOREIGN KEY (post_id) REFERENCES posts (id) ON DELETE CASCADE NOT VALID;
+ALTER TABLE comments VALIDATE CONSTRAINT comments_post_fk;

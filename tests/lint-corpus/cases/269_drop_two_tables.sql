@@ -1,0 +1,1 @@
+DROP TABLE old_sessions, old_tokens;

@@ -1,0 +1,1 @@
+WITH keep AS (SELECT 1) DELETE FROM cart_items;

@@ -1,0 +1,1 @@
+DELETE FROM order_items USING orders;

@@ -1,0 +1,4 @@
+DO $$
+BEGIN
+  ALTER TABLE accounts ALTER COLUMN owner_id SET NOT NULL;
+END $$;

@@ -1,0 +1,1 @@
+TRUNCATE ONLY measurements_legacy;

@@ -1,0 +1,1 @@
+DELETE FROM temp_tokens WHERE NOT (1 = 0);

@@ -1,0 +1,1 @@
+ALTER DOMAIN us_postal_code VALIDATE CONSTRAINT us_postal_code_format;

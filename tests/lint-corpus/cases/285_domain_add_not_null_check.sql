@@ -1,0 +1,1 @@
+ALTER DOMAIN email_address ADD CHECK (VALUE IS NOT NULL);

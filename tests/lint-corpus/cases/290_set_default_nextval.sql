@@ -1,0 +1,1 @@
+ALTER TABLE tickets ALTER COLUMN number SET DEFAULT nextval('ticket_numbers');

@@ -1,0 +1,1 @@
+DROP MATERIALIZED VIEW IF EXISTS weekly_totals_old;

@@ -1,0 +1,1 @@
+DROP SEQUENCE IF EXISTS unused_seq;

@@ -1,0 +1,1 @@
+DELETE FROM import_rows WHERE batch_id = 42 AND id > 0;

@@ -1,0 +1,1 @@
+ALTER TABLE orders DISABLE RULE keep_orders;

@@ -1,0 +1,2 @@
+ALTER TABLE orders ADD COLUMN currency text;
+UPDATE orders SET currency = 'EUR' WHERE currency IS NULL;
