@@ -119,6 +119,7 @@ ProcessResult run_process(const ProcessSpec& spec) {
     throw Failure(fmt::format("cannot run {}: not an executable file", spec.program.string()));
   }
 
+  spdlog::debug("running {} {}", spec.program.string(), fmt::join(spec.args, " "));  // argv never holds a password
   // A copy of our environment: the extras reach the child only.
   bp::environment env = boost::this_process::environment();
   for (const auto& [key, value] : spec.extra_env) env[key] = value;
