@@ -399,11 +399,28 @@ TEST(CliCompletion, ZshScriptDefinesEveryCommand) {
     EXPECT_THAT(text, HasSubstr("\n    " + std::string(cmd) + ")\n")) << cmd;
   }
   EXPECT_THAT(text, HasSubstr("env list --names"));
-  // zsh is not installed everywhere; where it is, the script must at least parse.
-  if (run_program({"sh", "-c", "command -v zsh"}).exit_code == 0) {
-    auto r = run_program({"zsh", "-n", c.script.string()});
-    EXPECT_EQ(r.exit_code, 0) << describe(r);
-  }
+  // zsh is not installed everywhere (install-deps.sh does not need it); where it
+  // is, the script parses, and its helpers list environments and commands. The
+  // zsh completion system is stubbed: _describe prints what it would offer.
+  if (run_program({"sh", "-c", "command -v zsh"}).exit_code != 0) return;
+  auto r = run_program({"zsh", "-n", c.script.string()});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  TempDir project;
+  write_file(project / "config/environments.yaml",
+             "environments:\n  dev:\n    url: ${UNSET_FOR_ZSH}\n  staging:\n    url: postgresql://h/s\n");
+  TempDir elsewhere;
+  const char* driver =
+      "_describe() { print -l -- ${(P)2} }; _arguments() { return 1 }\n"
+      "words=(\"$1\" --config \"$2\" apply \"\"); source \"$3\"; _mgr_envs; _mgr_commands\n";
+  r = run_program({"zsh", "-f", "-c", driver, "zsh", test::mgr_binary(),
+                   (project / "config/environments.yaml").string(), c.script.string()},
+                  elsewhere.path());
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  auto offered = lines_of(r.out);
+  ASSERT_GE(offered.size(), 3u) << describe(r);
+  EXPECT_EQ(offered[0], "dev");
+  EXPECT_EQ(offered[1], "staging");
+  EXPECT_THAT(offered, ::testing::Contains(::testing::StartsWith("apply:apply pending migrations")));
 }
 
 // ---- the manual page --------------------------------------------------------------------
