@@ -345,6 +345,24 @@ int parse_failure(CLI::App& app, const CLI::ParseError& e, int argc, char** argv
       return report_error(UsageError("a command is required (mgr help <command> for one)"), json);
     }
   }
+  // A command that itself has commands (env list): the same help, one level down.
+  if (auto word = first_word(argc, argv); !word.empty()) {
+    const CLI::App* outer = app.get_subcommand(word);
+    auto inner = command_names(*outer);
+    if (!inner.empty()) {
+      std::vector<std::string> words;  // the words after the command
+      bool after = false;
+      for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (after && !a.empty() && a[0] != '-') words.push_back(a);
+        if (a == word) after = true;
+      }
+      if (words.empty()) return report_error(UsageError("mgr " + word + " needs a command: " + join(inner, ", ")), json);
+      if (std::find(inner.begin(), inner.end(), words[0]) == inner.end()) {
+        return report_error(unknown_command(words[0], inner), json);
+      }
+    }
+  }
   return report_error(UsageError(e.what()), json);
 }
 
