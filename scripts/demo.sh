@@ -8,14 +8,29 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
+started=$SECONDS
+# Progress on stderr, with the time since the start: the first run compiles for minutes.
+progress() { printf 'demo.sh [%dm%02ds] %s\n' $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60)) "$*" >&2; }
+
+progress "checking build dependencies (installs what is missing with apt)"
 bash scripts/install-deps.sh build
 build_dir=$repo/build/demo
+progress "configuring $build_dir"
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMGR_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build_dir" --target mgr -j "$(nproc)" >/dev/null
+if [ -x "$build_dir/mgr" ]; then
+  progress "building mgr (up to date in seconds after the first run)"
+else
+  progress "building mgr: the first build compiles about 35 files and takes a few minutes; ninja counts them"
+fi
+# Ninja's [done/total] counter: one updating line on a terminal, a line per file otherwise.
+cmake --build "$build_dir" --target mgr -j "$(nproc)"
 mgr=$build_dir/mgr
+progress "built: $("$mgr" --version)"
 
 export MGR_SANDBOX_PORT=${MGR_SANDBOX_PORT:-54329}
+progress "starting the sandbox PostgreSQL with fresh app_dev, app_test, app_prod"
 bash scripts/pg-sandbox.sh reset
+progress "ready"
 # The demo only ever talks to the sandbox, whatever the shell has set.
 unset MGR_CONFIG
 export DEV_DATABASE_URL TEST_DATABASE_URL PROD_DATABASE_URL

@@ -13,6 +13,7 @@ pkgs_build=(
   libssl-dev libboost-dev libboost-filesystem-dev
   libgtest-dev libgmock-dev nlohmann-json3-dev libpg-query-dev
   postgresql-15 postgresql-client-15
+  dpkg-dev file  # cpack -G DEB: dpkg-shlibdeps derives the package's library dependencies
 )
 # The benchmark also needs these (bench/, scripts/bench.sh).
 pkgs_bench=(time gnuplot-nox nodejs npm)

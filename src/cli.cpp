@@ -7,17 +7,24 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
+#include <map>
 
 #include "mgr/commands.hpp"
 #include "mgr/config.hpp"
 #include "mgr/error.hpp"
 #include "mgr/interrupt.hpp"
+#include "mgr/output.hpp"
+#include "mgr/text.hpp"
 
 namespace mgr {
 
 namespace {
 
+// -q errors only; default warnings; -v info (each step); -vv debug (config,
+// environment, connections, lock, each migration, child commands).
+// docs/cli.md "Log levels" describes each.
 void setup_logging(int verbosity, bool color) {
   auto logger = spdlog::stderr_color_st("mgr", color ? spdlog::color_mode::automatic : spdlog::color_mode::never);
   logger->set_pattern("mgr: %^%l%$: %v");
@@ -36,151 +43,369 @@ std::chrono::milliseconds duration_flag(const std::string& text, const char* fla
   return *d;
 }
 
-}  // namespace
-
-int run_cli(int argc, char** argv) {
-  CLI::App app{"mgr: move PostgreSQL schema migrations safely through dev -> test -> prod"};
-  app.set_version_flag("--version", std::string("mgr ") + MGR_VERSION);
-  app.require_subcommand(1);
-  app.fallthrough();  // global flags may follow the command: mgr status --json
-
+// Every option struct the command line fills, and the CLI11 objects that say
+// which command was given.
+struct Parsed {
   GlobalOptions global;
   std::string config_path;
   bool quiet = false, no_color = false;
   int verbose = 0;
-  app.add_option("--config", config_path, "environments.yaml to use (default: $MGR_CONFIG or config/environments.yaml)");
-  app.add_flag("--json", global.json, "machine-readable output on stdout");
-  app.add_flag("-v,--verbose", verbose, "more log output on stderr (repeat for debug)");
-  app.add_flag("-q,--quiet", quiet, "only errors on stderr");
-  app.add_flag("--no-color", no_color, "no colours (also: NO_COLOR set, or output not a terminal)");
-
-  NewOptions new_opts;
-  auto* cmd_new = app.add_subcommand("new", "create an up and a down migration file");
-  cmd_new->add_option("name", new_opts.name, "lower-case words joined by _, e.g. add_user_email")->required();
-
-  auto* cmd_config = app.add_subcommand("config", "show the environments in promotion order (checks the config)");
-  auto* cmd_env = app.add_subcommand("env", "environments");
-  auto* cmd_env_list = cmd_env->add_subcommand("list", "same as `mgr config`");
-  cmd_env->require_subcommand(1);
-
-  ApplyOptions apply_opts;
+  InitOptions init;
+  NewOptions new_;
+  ApplyOptions apply;
   std::string apply_lock_wait;
-  auto* cmd_apply = app.add_subcommand("apply", "apply pending migrations to an environment");
-  cmd_apply->add_option("env", apply_opts.env, "environment name")->required();
-  cmd_apply->add_option("--to", apply_opts.to, "apply up to and including this migration id");
-  cmd_apply->add_flag("--dry-run", apply_opts.dry_run, "check and print the plan; change nothing");
-  cmd_apply->add_flag("--yes", apply_opts.yes, "confirm without a prompt (CI)");
-  cmd_apply->add_flag("--allow-out-of-order", apply_opts.allow_out_of_order,
-                      "apply pending migrations older than the newest applied one");
-  cmd_apply->add_option("--lock-wait", apply_lock_wait, "how long to wait for another mgr's lock (e.g. 30s)");
-
-  StatusOptions status_opts;
-  auto* cmd_status = app.add_subcommand("status", "compare environments side by side");
-  cmd_status->add_option("env", status_opts.envs, "environments to show (default: all)");
-
-  ValidateOptions validate_opts;
-  auto* cmd_validate = app.add_subcommand("validate", "the release gate: report every problem; exit 3 on an error");
-  cmd_validate->add_option("--env", validate_opts.envs, "environments to check (default: all)");
-  cmd_validate->add_flag("--offline", validate_opts.offline, "check the files only; no database");
-
-  LintOptions lint_opts;
+  StatusOptions status;
+  ValidateOptions validate;
+  LintOptions lint;
   std::string lint_format = "text";
-  auto* cmd_lint = app.add_subcommand("lint", "check migration SQL for destructive or lock-heavy statements");
-  cmd_lint->add_option("paths", lint_opts.paths, "files to lint (default: every migration)");
-  cmd_lint->add_option("--format", lint_format, "text | json | sarif")
-      ->check(CLI::IsMember({"text", "json", "sarif"}));
-  cmd_lint->add_flag("--explain", lint_opts.explain, "show the safer way for each finding");
+  BackupOptions backup;
+  BackupsOptions backups;
+  RestoreOptions restore;
+  BaselineOptions baseline;
+  RepairOptions repair;
+  RollbackOptions rollback;
+  LogOptions log;
+  CompletionOptions completion;
+  bool env_names = false;
+  std::vector<std::string> help_topic;
+  bool help_man = false;
+  std::map<std::string, CLI::App*> cmd;  // by name; "env list" for the nested one
+};
 
-  BackupOptions backup_opts;
-  auto* cmd_backup = app.add_subcommand("backup", "take a verified pg_dump backup now");
-  cmd_backup->add_option("env", backup_opts.env, "environment name")->required();
+// Fixed values of options, for completion and the manual page.
+const std::map<std::string, std::vector<std::string>>& option_choices() {
+  static const std::map<std::string, std::vector<std::string>> choices{
+      {"--format", {"text", "json", "sarif"}}, {"shell", {"bash", "zsh"}}};
+  return choices;
+}
 
-  BackupsOptions backups_opts;
-  auto* cmd_backups = app.add_subcommand("backups", "list backups and check them against their manifests");
-  cmd_backups->add_option("env", backups_opts.env, "only this environment");
+void define_global_flags(CLI::App& app, Parsed& p) {
+  app.add_option("--config", p.config_path, "environments.yaml to use (default: $MGR_CONFIG or config/environments.yaml)")
+      ->option_text("PATH");
+  app.add_flag("--json", p.global.json, "machine-readable output on stdout (errors too)");
+  app.add_flag("-v,--verbose", p.verbose, "more log output on stderr: -v steps, -vv debug details");
+  app.add_flag("-q,--quiet", p.quiet, "only errors on stderr");
+  app.add_flag("--no-color", p.no_color, "no colours (also: NO_COLOR set, or output not a terminal)");
+}
 
-  RestoreOptions restore_opts;
-  auto* cmd_restore = app.add_subcommand("restore", "restore an environment from a backup in schema-backups/");
-  cmd_restore->add_option("env", restore_opts.env, "environment name")->required();
-  cmd_restore->add_option("backup-file", restore_opts.file, "the .dump or .sql file")->required();
-  cmd_restore->add_flag("--yes", restore_opts.yes, "confirm without a prompt");
-  cmd_restore->add_flag("--no-safety-backup", restore_opts.no_safety_backup, "do not back up the current state first");
-  cmd_restore->add_flag("--from-other-env", restore_opts.from_other_env,
-                        "allow a backup taken from another environment (e.g. prod into test)");
+void define_setup_commands(CLI::App& app, Parsed& p) {
+  auto* init = p.cmd["init"] = app.add_subcommand("init", "start a project: config/environments.yaml, migrations/, schema-backups/");
+  init->add_option("dir", p.init.dir, "the project folder (default: the current one)");
 
-  BaselineOptions baseline_opts;
-  auto* cmd_baseline = app.add_subcommand("baseline", "record migrations as applied without running them");
-  cmd_baseline->add_option("env", baseline_opts.env, "environment name")->required();
-  cmd_baseline->add_option("--to", baseline_opts.to, "last migration id to record")->required();
-  cmd_baseline->add_flag("--yes", baseline_opts.yes, "confirm without a prompt");
+  auto* new_ = p.cmd["new"] = app.add_subcommand("new", "create an up and a down migration file");
+  new_->add_option("name", p.new_.name, "lower-case words joined by _, e.g. add_user_email")->required();
 
-  RepairOptions repair_opts;
-  auto* cmd_repair = app.add_subcommand("repair", "remove failed rows and re-record edited checksums");
-  cmd_repair->add_option("env", repair_opts.env, "environment name")->required();
-  cmd_repair->add_flag("--yes", repair_opts.yes, "confirm without a prompt");
+  p.cmd["config"] = app.add_subcommand("config", "show the environments in promotion order (checks the config)");
+  auto* env = p.cmd["env"] = app.add_subcommand("env", "environments");
+  auto* env_list = p.cmd["env list"] = env->add_subcommand("list", "same as `mgr config`");
+  env_list->add_flag("--names", p.env_names, "only the names, one per line (scripts, shell completion)");
+  env->require_subcommand(1);
 
-  RollbackOptions rollback_opts;
-  auto* cmd_rollback = app.add_subcommand("rollback", "run down files of the newest applied migrations");
-  cmd_rollback->add_option("env", rollback_opts.env, "environment name")->required();
-  auto* steps = cmd_rollback->add_option("--steps", rollback_opts.steps, "how many migrations to undo")
-                    ->check(CLI::PositiveNumber);
-  auto* to = cmd_rollback->add_option("--to", rollback_opts.to, "undo everything after this migration id");
+  auto* completion = p.cmd["completion"] =
+      app.add_subcommand("completion", "print a shell completion script (bash or zsh)");
+  completion->add_option("shell", p.completion.shell, "bash | zsh")
+      ->required()
+      ->check(CLI::IsMember(option_choices().at("shell")));
+
+  auto* help = p.cmd["help"] = app.add_subcommand("help", "show the help of mgr or of one command");
+  help->add_option("command", p.help_topic, "a command, e.g. apply (or: env list)");
+  help->add_flag("--man", p.help_man, "print the manual page (roff, as installed as mgr.1)");
+}
+
+void define_migration_commands(CLI::App& app, Parsed& p) {
+  auto* apply = p.cmd["apply"] = app.add_subcommand("apply", "apply pending migrations to an environment");
+  apply->add_option("env", p.apply.env, "environment name")->required();
+  apply->add_option("--to", p.apply.to, "apply up to and including this migration id")->option_text("ID");
+  apply->add_flag("--dry-run", p.apply.dry_run, "check and print the plan; change nothing");
+  apply->add_flag("--yes", p.apply.yes, "confirm without a prompt (CI)");
+  apply->add_flag("--allow-out-of-order", p.apply.allow_out_of_order,
+                  "apply pending migrations older than the newest applied one");
+  apply->add_option("--lock-wait", p.apply_lock_wait, "how long to wait for another mgr's lock (e.g. 30s)")
+      ->option_text("DURATION");
+
+  auto* status = p.cmd["status"] = app.add_subcommand("status", "compare environments side by side");
+  status->add_option("env", p.status.envs, "environments to show (default: all)");
+
+  auto* validate = p.cmd["validate"] =
+      app.add_subcommand("validate", "the release gate: report every problem; exit 3 on an error");
+  validate->add_option("--env", p.validate.envs, "environments to check (default: all)")->option_text("ENV");
+  validate->add_flag("--offline", p.validate.offline, "check the files only; no database");
+
+  auto* lint = p.cmd["lint"] = app.add_subcommand("lint", "check migration SQL for destructive or lock-heavy statements");
+  lint->add_option("paths", p.lint.paths, "files to lint (default: every migration)");
+  lint->add_option("--format", p.lint_format, "text | json | sarif")
+      ->check(CLI::IsMember(option_choices().at("--format")))
+      ->option_text("FORMAT");
+  lint->add_flag("--explain", p.lint.explain, "show the safer way for each finding");
+
+  auto* baseline = p.cmd["baseline"] = app.add_subcommand("baseline", "record migrations as applied without running them");
+  baseline->add_option("env", p.baseline.env, "environment name")->required();
+  baseline->add_option("--to", p.baseline.to, "last migration id to record")->required()->option_text("ID");
+  baseline->add_flag("--yes", p.baseline.yes, "confirm without a prompt");
+
+  auto* repair = p.cmd["repair"] = app.add_subcommand("repair", "remove failed rows and re-record edited checksums");
+  repair->add_option("env", p.repair.env, "environment name")->required();
+  repair->add_flag("--yes", p.repair.yes, "confirm without a prompt");
+
+  auto* rollback = p.cmd["rollback"] = app.add_subcommand("rollback", "run down files of the newest applied migrations");
+  rollback->add_option("env", p.rollback.env, "environment name")->required();
+  auto* steps = rollback->add_option("--steps", p.rollback.steps, "how many migrations to undo")
+                    ->check(CLI::PositiveNumber)
+                    ->option_text("N");
+  auto* to = rollback->add_option("--to", p.rollback.to, "undo everything after this migration id")->option_text("ID");
   steps->excludes(to);
   to->excludes(steps);
-  cmd_rollback->add_flag("--yes", rollback_opts.yes, "confirm without a prompt");
-  cmd_rollback->add_flag("--dry-run", rollback_opts.dry_run, "check and print the plan; change nothing");
+  rollback->add_flag("--yes", p.rollback.yes, "confirm without a prompt");
+  rollback->add_flag("--dry-run", p.rollback.dry_run, "check and print the plan; change nothing");
 
-  LogOptions log_opts;
-  auto* cmd_log = app.add_subcommand("log", "show the audit log of an environment, newest first");
-  cmd_log->add_option("env", log_opts.env, "environment name")->required();
-  cmd_log->add_option("--limit", log_opts.limit, "number of entries")->check(CLI::PositiveNumber);
+  auto* log = p.cmd["log"] = app.add_subcommand("log", "show the audit log of an environment, newest first");
+  log->add_option("env", p.log.env, "environment name")->required();
+  log->add_option("--limit", p.log.limit, "number of entries")->check(CLI::PositiveNumber)->option_text("N");
+}
+
+void define_backup_commands(CLI::App& app, Parsed& p) {
+  auto* backup = p.cmd["backup"] = app.add_subcommand("backup", "take a verified pg_dump backup now");
+  backup->add_option("env", p.backup.env, "environment name")->required();
+
+  auto* backups = p.cmd["backups"] = app.add_subcommand("backups", "list backups and check them against their manifests");
+  backups->add_option("env", p.backups.env, "only this environment");
+
+  auto* restore = p.cmd["restore"] = app.add_subcommand("restore", "restore an environment from a backup in schema-backups/");
+  restore->add_option("env", p.restore.env, "environment name")->required();
+  restore->add_option("backup-file", p.restore.file, "the .dump or .sql file")->required();
+  restore->add_flag("--yes", p.restore.yes, "confirm without a prompt");
+  restore->add_flag("--no-safety-backup", p.restore.no_safety_backup, "do not back up the current state first");
+  restore->add_flag("--from-other-env", p.restore.from_other_env,
+                    "allow a backup taken from another environment (e.g. prod into test)");
+}
+
+CliFlag flag_of(const CLI::Option& opt) {
+  CliFlag f;
+  for (const auto& s : opt.get_snames()) f.spellings.push_back("-" + s);
+  for (const auto& l : opt.get_lnames()) f.spellings.push_back("--" + l);
+  if (opt.get_expected_min() > 0) {
+    f.value = opt.get_option_text().empty() ? "VALUE" : opt.get_option_text();
+  }
+  f.description = opt.get_description();
+  if (auto it = option_choices().find(f.spellings.empty() ? "" : f.spellings.back()); it != option_choices().end()) {
+    f.choices = it->second;
+  }
+  return f;
+}
+
+CliCommand command_of(const CLI::App& sub) {
+  CliCommand c;
+  c.name = sub.get_name();
+  c.description = sub.get_description();
+  for (const auto* opt : sub.get_options()) {
+    if (opt->nonpositional()) {
+      c.flags.push_back(flag_of(*opt));
+    } else {
+      c.positionals.push_back(opt->get_name());
+      c.last_positional_repeats = opt->get_expected_max() > 1;
+    }
+  }
+  for (const auto* s : sub.get_subcommands([](const CLI::App*) { return true; })) c.subcommands.push_back(command_of(*s));
+  return c;
+}
+
+CliModel model_of(const CLI::App& app) {
+  CliModel m;
+  m.summary = app.get_description();
+  for (const auto* opt : app.get_options()) m.global_flags.push_back(flag_of(*opt));
+  for (const auto* s : app.get_subcommands([](const CLI::App*) { return true; })) m.commands.push_back(command_of(*s));
+  return m;
+}
+
+// A command's --help also lists the flags every command takes.
+std::string global_flags_footer(const CliModel& model) {
+  std::string out = "Global options (before or after the command):\n";
+  for (const auto& f : model.global_flags) {
+    std::string names = join(f.spellings, ",");
+    if (!f.value.empty()) names += " " + f.value;
+    if (names == "--help" || names == "-h,--help" || names == "--version") continue;
+    out += "  " + names + std::string(names.size() < 28 ? 28 - names.size() : 1, ' ') + f.description + "\n";
+  }
+  return out + "Exit codes: 0 ok, 1 failed, 2 usage/config error, 3 refused, 130/143 interrupted (docs/cli.md).";
+}
+
+std::vector<std::string> command_names(const CLI::App& app) {
+  std::vector<std::string> names;
+  for (const auto* s : app.get_subcommands([](const CLI::App*) { return true; })) names.push_back(s->get_name());
+  return names;
+}
+
+UsageError unknown_command(const std::string& word, const std::vector<std::string>& known) {
+  std::string msg = "unknown command '" + word + "'";
+  if (auto guess = nearest(word, known); !guess.empty()) {
+    msg += "; did you mean '" + guess + "'?";
+  } else {
+    msg += "; commands: " + join(known, ", ");
+  }
+  return UsageError(msg);
+}
+
+// The first word that is not an option (nor --config's value): the command.
+std::string first_word(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--") return i + 1 < argc ? argv[i + 1] : "";
+    if (a == "--config") {
+      ++i;
+      continue;
+    }
+    if (!a.empty() && a[0] != '-') return a;
+  }
+  return "";
+}
+
+bool wants_json(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--") == 0) return false;
+    if (std::strcmp(argv[i], "--json") == 0 || std::strcmp(argv[i], "--format=json") == 0) return true;
+  }
+  return false;
+}
+
+int report_error(const Error& e, bool json) {
+  std::cerr << "mgr: " << (e.code() == ExitCode::refused ? "refused" : "error") << ": " << e.what() << "\n";
+  // A script that asked for JSON gets a JSON document on stdout, unless the command already wrote its own.
+  if (json && !json_printed()) print_json(error_json(e));
+  return static_cast<int>(e.code());
+}
+
+// mgr help [command...]: the help of the app or of one (nested) command.
+int run_help(const CLI::App& app, const Parsed& p, const CliModel& model) {
+  if (p.help_man) {
+    std::cout << render_man_page(model, version_text());
+    return 0;
+  }
+  const CLI::App* target = &app;
+  std::string prev;
+  for (const auto& word : p.help_topic) {
+    const CLI::App* next = nullptr;
+    for (const auto* s : target->get_subcommands([](const CLI::App*) { return true; })) {
+      if (s->get_name() == word) next = s;
+    }
+    if (next == nullptr) throw unknown_command(word, command_names(*target));
+    prev = prev.empty() ? app.get_name() : prev + " " + target->get_name();
+    target = next;
+  }
+  std::cout << target->help(prev);
+  return 0;
+}
+
+int dispatch(const CLI::App& app, Parsed& p, const CliModel& model) {
+  auto given = [&](const char* name) { return p.cmd.at(name)->parsed(); };
+  if (given("rollback") && !p.rollback.steps && !p.rollback.to) throw UsageError("rollback needs --steps N or --to ID");
+  if (p.lint_format == "json") p.lint.format = LintFormat::json;
+  if (p.lint_format == "sarif") p.lint.format = LintFormat::sarif;
+  if (p.global.json && p.lint.format == LintFormat::text) p.lint.format = LintFormat::json;
+  if (!p.apply_lock_wait.empty()) p.apply.lock_wait = duration_flag(p.apply_lock_wait, "--lock-wait");
+
+  if (given("help")) return run_help(app, p, model);
+  if (!given("init") && !given("completion")) {
+    spdlog::debug("config file: {}", resolve_config_path(p.global.config_path, process_env_lookup()).string());
+  }
+  for (const auto* env : {&p.apply.env, &p.backup.env, &p.restore.env, &p.baseline.env, &p.repair.env,
+                          &p.rollback.env, &p.log.env}) {
+    if (!env->empty()) spdlog::debug("environment: {}", *env);
+  }
+  if (given("init")) return run_init(p.global, p.init);
+  if (given("completion")) return run_completion(p.global, p.completion, model);
+  if (given("new")) return run_new(p.global, p.new_);
+  if (given("env list") && p.env_names) return run_env_names(p.global);
+  if (given("config") || given("env list")) return run_config(p.global);
+  if (given("apply")) return run_apply(p.global, p.apply);
+  if (given("status")) return run_status(p.global, p.status);
+  if (given("validate")) return run_validate(p.global, p.validate);
+  if (given("lint")) return run_lint(p.global, p.lint);
+  if (given("backup")) return run_backup(p.global, p.backup);
+  if (given("backups")) return run_backups(p.global, p.backups);
+  if (given("restore")) return run_restore(p.global, p.restore);
+  if (given("baseline")) return run_baseline(p.global, p.baseline);
+  if (given("repair")) return run_repair(p.global, p.repair);
+  if (given("rollback")) return run_rollback(p.global, p.rollback);
+  if (given("log")) return run_log(p.global, p.log);
+  throw UsageError("no command given; see mgr help");
+}
+
+// CLI11 could not parse: say what is wrong the way a person needs it.
+int parse_failure(CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
+  if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+  bool json = wants_json(argc, argv);
+  if (app.get_subcommands().empty()) {
+    auto word = first_word(argc, argv);
+    auto known = command_names(app);
+    if (!word.empty() && std::find(known.begin(), known.end(), word) == known.end()) {
+      return report_error(unknown_command(word, known), json);
+    }
+    if (word.empty() && e.get_name() == "RequiredError") {
+      if (!json) std::cerr << app.help();
+      return report_error(UsageError("a command is required (mgr help <command> for one)"), json);
+    }
+  }
+  // A command that itself has commands (env list): the same help, one level down.
+  if (auto word = first_word(argc, argv); !word.empty()) {
+    const CLI::App* outer = app.get_subcommand(word);
+    auto inner = command_names(*outer);
+    if (!inner.empty()) {
+      std::vector<std::string> words;  // the words after the command
+      bool after = false;
+      for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (after && !a.empty() && a[0] != '-') words.push_back(a);
+        if (a == word) after = true;
+      }
+      if (words.empty()) return report_error(UsageError("mgr " + word + " needs a command: " + join(inner, ", ")), json);
+      if (std::find(inner.begin(), inner.end(), words[0]) == inner.end()) {
+        return report_error(unknown_command(words[0], inner), json);
+      }
+    }
+  }
+  return report_error(UsageError(e.what()), json);
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"mgr: move PostgreSQL schema migrations safely through dev -> test -> prod", "mgr"};
+  app.set_version_flag("--version", version_text());
+  app.require_subcommand(1);
+  app.fallthrough();  // global flags may follow the command: mgr status --json
+
+  Parsed p;
+  define_global_flags(app, p);
+  define_setup_commands(app, p);
+  define_migration_commands(app, p);
+  define_backup_commands(app, p);
+  CliModel model = model_of(app);
+  std::string footer = global_flags_footer(model);
+  for (auto& [name, sub] : p.cmd) sub->footer(footer);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : static_cast<int>(ExitCode::usage);
+    return parse_failure(app, e, argc, argv);
   }
 
-  if (!config_path.empty()) global.config_path = config_path;
-  global.verbosity = quiet ? -1 : verbose;
+  if (!p.config_path.empty()) p.global.config_path = p.config_path;
+  p.global.verbosity = p.quiet ? -1 : p.verbose;
   // NO_COLOR (no-color.org): any non-empty value turns colour off.
   const char* no_color_env = std::getenv("NO_COLOR");
-  bool color_allowed = !no_color && (no_color_env == nullptr || *no_color_env == '\0');
-  global.color = color_allowed && ::isatty(STDOUT_FILENO);
+  bool color_allowed = !p.no_color && (no_color_env == nullptr || *no_color_env == '\0');
+  p.global.color = color_allowed && ::isatty(STDOUT_FILENO);
   install_interrupt_handler();
-  setup_logging(global.verbosity, color_allowed && ::isatty(STDERR_FILENO));
+  setup_logging(p.global.verbosity, color_allowed && ::isatty(STDERR_FILENO));
+  spdlog::debug("{}", version_text());
 
   try {
-    if (cmd_rollback->parsed() && !rollback_opts.steps && !rollback_opts.to) {
-      throw UsageError("rollback needs --steps N or --to ID");
-    }
-    if (lint_format == "json") lint_opts.format = LintFormat::json;
-    if (lint_format == "sarif") lint_opts.format = LintFormat::sarif;
-    if (global.json && lint_opts.format == LintFormat::text) lint_opts.format = LintFormat::json;
-    if (!apply_lock_wait.empty()) apply_opts.lock_wait = duration_flag(apply_lock_wait, "--lock-wait");
-
-    if (cmd_new->parsed()) return run_new(global, new_opts);
-    if (cmd_config->parsed() || cmd_env_list->parsed()) return run_config(global);
-    if (cmd_apply->parsed()) return run_apply(global, apply_opts);
-    if (cmd_status->parsed()) return run_status(global, status_opts);
-    if (cmd_validate->parsed()) return run_validate(global, validate_opts);
-    if (cmd_lint->parsed()) return run_lint(global, lint_opts);
-    if (cmd_backup->parsed()) return run_backup(global, backup_opts);
-    if (cmd_backups->parsed()) return run_backups(global, backups_opts);
-    if (cmd_restore->parsed()) return run_restore(global, restore_opts);
-    if (cmd_baseline->parsed()) return run_baseline(global, baseline_opts);
-    if (cmd_repair->parsed()) return run_repair(global, repair_opts);
-    if (cmd_rollback->parsed()) return run_rollback(global, rollback_opts);
-    if (cmd_log->parsed()) return run_log(global, log_opts);
-    throw UsageError("no command given; see mgr --help");
+    return dispatch(app, p, model);
   } catch (const Error& e) {
-    std::cerr << "mgr: " << (e.code() == ExitCode::refused ? "refused" : "error") << ": " << e.what() << "\n";
-    return static_cast<int>(e.code());
+    return report_error(e, p.global.json || p.lint.format == LintFormat::json);
   } catch (const std::exception& e) {
     // Should not happen: modules translate their errors. Still exit 1, not abort.
-    std::cerr << "mgr: error: " << e.what() << "\n";
-    return static_cast<int>(ExitCode::failure);
+    return report_error(Failure(e.what()), p.global.json);
   }
 }
 

@@ -236,6 +236,7 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
   int total_ms = 0;
   if (!global.json) print_line("applying " + std::to_string(plan.to_apply.size()) + " migration(s) to " + env.name + " (" + env.url.redacted() + ")");
   for (const auto* m : plan.to_apply) {
+    spdlog::debug("{}: applying {} ({})", env.name, m->label(), m->up.path.string());
     HistoryRow row = history_row_for(*m, env.name, "apply", os_user);
     row.backup = backup_file;
     row.allowed_rules = allowed_by_id[m->id];

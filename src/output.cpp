@@ -51,7 +51,27 @@ std::string TextTable::render(const Style& /*style*/) const {
   return out;
 }
 
+namespace {
+bool g_json_printed = false;
+}  // namespace
+
+bool json_printed() { return g_json_printed; }
+
+nlohmann::json error_json(const Error& e) {
+  const char* code = "failure";
+  switch (e.code()) {
+    case ExitCode::usage: code = dynamic_cast<const ConfigError*>(&e) != nullptr ? "config" : "usage"; break;
+    case ExitCode::refused: code = "refused"; break;
+    case ExitCode::interrupted: code = "interrupted"; break;
+    case ExitCode::terminated: code = "terminated"; break;
+    case ExitCode::ok:
+    case ExitCode::failure: break;
+  }
+  return {{"error", {{"code", code}, {"exit_code", static_cast<int>(e.code())}, {"message", e.what()}}}};
+}
+
 void print_json(const nlohmann::json& j) {
+  g_json_printed = true;
   // Invalid UTF-8 from the database must not abort output.
   std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   std::cout.flush();

@@ -239,6 +239,7 @@ ProcessResult run_process(const ProcessSpec& spec) {
     throw Failure(fmt::format("cannot run {}: not an executable file", spec.program.string()));
   }
 
+  spdlog::debug("running {} {}", spec.program.string(), fmt::join(spec.args, " "));  // argv never holds a password
   ChildEnvironment env(spec.extra_env);
 
   StdioFile out = spec.stdout_file ? open_file(*spec.stdout_file, O_WRONLY | O_CREAT | O_TRUNC, "w")

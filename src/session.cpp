@@ -17,6 +17,7 @@ Session::Session(const Environment& env, const std::string& application_name) : 
   // setenv only when needed: a session may be opened on a worker thread
   // after set_client_defaults() ran on the main one (setenv is not thread-safe).
   set_client_defaults(application_name);
+  spdlog::debug("{}: connecting to {} as '{}'", env.name, env.url.redacted(), application_name);
   try {
     m_conn = std::make_unique<pqxx::connection>(env.url.conninfo_with_secret());
   } catch (const std::exception& e) {
@@ -120,7 +121,7 @@ MigrationLock::MigrationLock(Session& session, const QualifiedName& history_tabl
   try {
     {
       pqxx::nontransaction tx(conn);
-      if (tx.exec_params1("SELECT pg_try_advisory_lock($1)", m_key)[0].as<bool>()) return;
+      if (tx.exec_params1("SELECT pg_try_advisory_lock($1)", m_key)[0].as<bool>()) { spdlog::debug("{}: migration lock {} taken", env, m_key); return; }
     }
     auto holder = describe_holder(conn, m_key);
     spdlog::warn("{}: migration lock held by {}; waiting up to {} ms", env, holder, wait.count());

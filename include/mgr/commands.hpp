@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -91,5 +92,41 @@ int run_baseline(const GlobalOptions&, const BaselineOptions&);
 int run_repair(const GlobalOptions&, const RepairOptions&);
 int run_rollback(const GlobalOptions&, const RollbackOptions&);
 int run_log(const GlobalOptions&, const LogOptions&);
+
+// mgr init: a new project folder (config/environments.yaml, migrations/, schema-backups/).
+struct InitOptions {
+  std::filesystem::path dir = ".";
+};
+int run_init(const GlobalOptions&, const InitOptions&);
+
+// The command line as plain data (built by cli.cpp from CLI11), for shell
+// completion and the manual page.
+struct CliFlag {
+  std::vector<std::string> spellings;  // "-v", "--verbose"
+  std::string value;                   // empty for a flag; else what it takes: "ENV", "PATH", ...
+  std::string description;
+  std::vector<std::string> choices;    // fixed values, e.g. text|json|sarif
+};
+struct CliCommand {
+  std::string name;
+  std::string description;
+  std::vector<std::string> positionals;  // as named in --help: "env", "backup-file", ...
+  bool last_positional_repeats = false;  // status [env...], lint [PATH...]
+  std::vector<CliFlag> flags;
+  std::vector<CliCommand> subcommands;   // env -> list
+};
+struct CliModel {
+  std::string summary;
+  std::vector<CliFlag> global_flags;
+  std::vector<CliCommand> commands;
+};
+struct CompletionOptions {
+  std::string shell;  // bash | zsh
+};
+int run_completion(const GlobalOptions&, const CompletionOptions&, const CliModel&);
+// mgr env list --names: environment names only, one per line; unset ${VAR}s do not matter.
+int run_env_names(const GlobalOptions&);
+// mgr.1 in roff, from the command line model and the exit-code contract.
+std::string render_man_page(const CliModel&, const std::string& version);
 
 }  // namespace mgr

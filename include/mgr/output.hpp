@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mgr/commands.hpp"
+#include "mgr/error.hpp"
 
 namespace mgr {
 
@@ -45,6 +46,12 @@ class TextTable {
 std::size_t display_width(const std::string& s);
 
 void print_json(const nlohmann::json& j);
+// Whether print_json has written a document on stdout in this process.
+bool json_printed();
+// An error as scripts read it with --json:
+// {"error": {"code": "config", "exit_code": 2, "message": "..."}}
+// code: usage | config | refused | failure | interrupted | terminated.
+nlohmann::json error_json(const Error& e);
 void print_line(const std::string& s);
 
 // Confirmation for a change to `env`: with `yes`, returns at once; on a
