@@ -222,48 +222,45 @@ constexpr const char* k_since_started =
 }
 
 std::string HistoryStore::insert_sql(const HistoryRow& row, bool duration_from_server) {
-  auto& c = m_session.connection();
-  auto opt = [&](const std::optional<std::string>& v) { return v ? c.quote(*v) : std::string("NULL"); };
+  auto opt = [&](const std::optional<std::string>& v) { return v ? m_session.quote(*v) : std::string("NULL"); };
   return "INSERT INTO " + sql_table() +
          " (migration_id, name, checksum, environment, applied_by, execution_ms, success, mgr_version, kind, "
          "down_checksum, backup, allowed_rules, in_progress) VALUES (" +
-         c.quote(row.migration_id) + ", " + c.quote(row.name) + ", " + c.quote(row.checksum) + ", " +
-         c.quote(row.environment) + ", pg_catalog.concat(current_user, ' (', " + c.quote(row.applied_by) + "::text, ')'), " +
+         m_session.quote(row.migration_id) + ", " + m_session.quote(row.name) + ", " + m_session.quote(row.checksum) + ", " +
+         m_session.quote(row.environment) + ", pg_catalog.concat(current_user, ' (', " + m_session.quote(row.applied_by) + "::text, ')'), " +
          (duration_from_server ? std::string(k_server_duration)
                                : row.execution_ms ? std::to_string(*row.execution_ms) : std::string("NULL")) + ", " +
-         (row.success ? "true" : "false") + ", " + c.quote(row.mgr_version) + ", " + c.quote(row.kind) + ", " +
-         opt(row.down_checksum) + ", " + opt(row.backup) + ", " + c.quote(row.allowed_rules) + ", " +
+         (row.success ? "true" : "false") + ", " + m_session.quote(row.mgr_version) + ", " + m_session.quote(row.kind) + ", " +
+         opt(row.down_checksum) + ", " + opt(row.backup) + ", " + m_session.quote(row.allowed_rules) + ", " +
          (row.in_progress ? "true" : "false") + ")";
 }
 
 std::string HistoryStore::finish_sql(const std::string& migration_id, bool success) {
-  auto& c = m_session.connection();
   return "UPDATE " + sql_table() + " SET in_progress = false, success = " + (success ? "true" : "false") +
-         ", execution_ms = " + k_since_started + " WHERE migration_id OPERATOR(pg_catalog.=) " + c.quote(migration_id);
+         ", execution_ms = " + k_since_started + " WHERE migration_id OPERATOR(pg_catalog.=) " + m_session.quote(migration_id);
 }
 
 std::string HistoryStore::log_sql(const LogEntry& e, bool duration_from_server) {
-  auto& c = m_session.connection();
-  auto opt = [&](const std::optional<std::string>& v) { return v ? c.quote(*v) : std::string("NULL"); };
+  auto opt = [&](const std::optional<std::string>& v) { return v ? m_session.quote(*v) : std::string("NULL"); };
   return "INSERT INTO " + sql_log_table() +
          " (action, migration_id, os_user, mgr_version, outcome, duration_ms, backup, detail) VALUES (" +
-         c.quote(e.action) + ", " + opt(e.migration_id) + ", " + c.quote(e.os_user) + ", " + c.quote(e.mgr_version) +
-         ", " + c.quote(e.outcome) + ", " +
+         m_session.quote(e.action) + ", " + opt(e.migration_id) + ", " + m_session.quote(e.os_user) + ", " + m_session.quote(e.mgr_version) +
+         ", " + m_session.quote(e.outcome) + ", " +
          (duration_from_server ? std::string(k_server_duration)
                                : e.duration_ms ? std::to_string(*e.duration_ms) : std::string("NULL")) +
-         ", " + opt(e.backup) + ", " + c.quote(e.detail) + ")";
+         ", " + opt(e.backup) + ", " + m_session.quote(e.detail) + ")";
 }
 
 void HistoryStore::insert(pqxx::transaction_base& tx, const HistoryRow& row) { tx.exec(insert_sql(row)); }
 
 std::string HistoryStore::remove_sql(const std::string& migration_id) {
   return "DELETE FROM " + sql_table() + " WHERE migration_id OPERATOR(pg_catalog.=) " +
-         m_session.connection().quote(migration_id);
+         m_session.quote(migration_id);
 }
 
 std::string HistoryStore::mark_failed_sql(const std::string& migration_id, bool in_progress) {
   return "UPDATE " + sql_table() + " SET success = false, in_progress = " + (in_progress ? "true" : "false") +
-         " WHERE migration_id OPERATOR(pg_catalog.=) " + m_session.connection().quote(migration_id);
+         " WHERE migration_id OPERATOR(pg_catalog.=) " + m_session.quote(migration_id);
 }
 
 void HistoryStore::remove(pqxx::transaction_base& tx, const std::string& migration_id) {

@@ -126,9 +126,9 @@ void MigrationRunner::reset_session(const MigrationFile& file, const RunOutcome&
 RunOutcome MigrationRunner::run_in_transaction(const MigrationFile& file, const Bookkeeping& books) {
   PGconn* conn = m_session.raw();
   std::string prefix = "BEGIN;\n";
-  if (m_env.lock_timeout) prefix += "SET LOCAL lock_timeout = " + m_session.connection().quote(*m_env.lock_timeout) + ";\n";
+  if (m_env.lock_timeout) prefix += "SET LOCAL lock_timeout = " + m_session.quote(*m_env.lock_timeout) + ";\n";
   if (m_env.statement_timeout) {
-    prefix += "SET LOCAL statement_timeout = " + m_session.connection().quote(*m_env.statement_timeout) + ";\n";
+    prefix += "SET LOCAL statement_timeout = " + m_session.quote(*m_env.statement_timeout) + ";\n";
   }
   std::string sent = prefix + file.sql;
   // A newline first: the file may end inside a `--` comment.
@@ -210,9 +210,9 @@ RunOutcome MigrationRunner::run_statements(const MigrationFile& file, const Book
     }
   }
   std::string settings;
-  if (m_env.lock_timeout) settings += "SET lock_timeout = " + m_session.connection().quote(*m_env.lock_timeout) + ";";
+  if (m_env.lock_timeout) settings += "SET lock_timeout = " + m_session.quote(*m_env.lock_timeout) + ";";
   if (m_env.statement_timeout) {
-    settings += "SET statement_timeout = " + m_session.connection().quote(*m_env.statement_timeout) + ";";
+    settings += "SET statement_timeout = " + m_session.quote(*m_env.statement_timeout) + ";";
   }
   if (!settings.empty()) {
     auto err = try_exec(settings);
@@ -233,7 +233,8 @@ RunOutcome MigrationRunner::run_statements(const MigrationFile& file, const Book
         auto at = st.offset;
         while (at < file.sql.size() && std::isspace(static_cast<unsigned char>(file.sql[at]))) ++at;
         auto pos = line_col_at(file.sql, at);
-        return lost("during the statement at line " + std::to_string(pos.line) + ": " +
+        return lost("during the statement at line " + std::to_string(pos.line) +
+                    " (the ones before it ran; whether it did is unknown): " +
                     m_session.clean(r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn)));
       }
       out.error = error_from(r.get(), conn, file, st.text, 0, st.offset);

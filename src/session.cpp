@@ -88,6 +88,14 @@ pqxx::connection_base& Session::connection() { return *m_conn; }
 
 bool Session::connected() const { return m_raw && PQstatus(m_raw.get()) == CONNECTION_OK; }
 
+std::string Session::quote(const std::string& text) const {
+  std::unique_ptr<char, void (*)(void*)> out(PQescapeLiteral(m_raw.get(), text.data(), text.size()), PQfreemem);
+  if (out == nullptr) {
+    throw Failure(m_env->name + ": cannot quote a value for SQL: " + clean(PQerrorMessage(m_raw.get())));
+  }
+  return out.get();
+}
+
 std::string Session::where() const { return m_env->name + " (" + m_env->url.redacted() + ")"; }
 
 std::string Session::clean(const std::string& message) const {

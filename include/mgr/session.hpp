@@ -71,6 +71,11 @@ class Session {
   // schema-qualified whatever a migration does to search_path. Cached.
   const QualifiedName& resolve(const QualifiedName& name);
 
+  // A string literal for SQL text, escaped by libpq for this connection
+  // (PQescapeLiteral): works on a broken connection too, so building
+  // bookkeeping SQL never fails with a bare library message.
+  std::string quote(const std::string& text) const;
+
   // Rewrites a libpqxx/libpq error text for display: password removed.
   std::string clean(const std::string& message) const;
 

@@ -172,6 +172,15 @@ TEST_F(SessionTest, ALostConnectionIsNeverReopenedAndNamesTheEnvironment) {
     }
   }
   EXPECT_FALSE(session.connected());
+  try {
+    session.identity();
+    ADD_FAILURE() << "read the identity on a terminated connection";
+  } catch (const mgr::ConnectionLost& e) {
+    EXPECT_THAT(e.what(), HasSubstr("lost the connection to dev (postgresql://")) << e.what();
+    EXPECT_THAT(e.what(), HasSubstr("reading the server identity")) << e.what();
+  }
+  // Bookkeeping SQL is still built (quoting needs no server), for the message that follows.
+  EXPECT_THAT(history.log_sql(mgr::LogEntry::of("apply", std::string("0001"), "me@host")), HasSubstr("'0001'"));
   // No fresh connection took the terminated one's place.
   EXPECT_EQ(p.dev().scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'mgr dev' "
                            "AND datname = current_database()"), "0");
