@@ -261,3 +261,21 @@ TEST_F(SessionTest, SigtermDuringARollbackStepCancelsItAndExits143) {
   EXPECT_EQ(applied_ids(p.dev()), "0001:true");
   EXPECT_EQ(p.dev().scalar("SELECT to_regclass('t') IS NOT NULL"), "t");
 }
+
+// Issue 11 #8: when recording a no-transaction failure fails too, mgr says so,
+// and the in-progress row still stops the next apply from rerunning what ran.
+TEST_F(SessionTest, AFailureThatCannotBeRecordedIsReportedAndStillBlocks) {
+  Project p("    backup: off\n    lint: off\n");
+  p.add("0001_create_t.sql", k_create_t);
+  p.add("0002_breaks_log.sql", "-- mgr:no-transaction\nALTER TABLE schema_migrations_log RENAME TO moved_log;\n"
+                               "SELECT 1 / 0;\n");
+  auto r = p.mgr({"apply", "dev"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("0002_breaks_log.sql:3:"));
+  EXPECT_THAT(r.err, HasSubstr("recording the failure failed"));
+  EXPECT_EQ(applied_ids(p.dev()), "0001:true,0002:false");
+  p.dev().exec("ALTER TABLE moved_log RENAME TO schema_migrations_log");
+  r = p.mgr({"apply", "dev"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("[failed-migration] 0002_breaks_log"));
+}
