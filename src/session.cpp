@@ -109,11 +109,13 @@ void Session::rethrow(const std::string& doing) const {
     throw;
   } catch (const Error&) {
     throw;
-  } catch (const pqxx::broken_connection& e) {
-    throw ConnectionLost("lost the connection to " + where() + " while " + doing + ": " + clean(e.what()));
   } catch (const std::exception& e) {
-    if (!connected()) {
-      throw ConnectionLost("lost the connection to " + where() + " while " + doing + ": " + clean(e.what()));
+    if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr || !connected()) {
+      // libpq's own reason (e.g. "server closed the connection unexpectedly")
+      // says more than libpqxx's follow-up ("Could not obtain client encoding").
+      std::string why = m_raw ? clean(PQerrorMessage(m_raw.get())) : std::string();
+      if (why.empty()) why = clean(e.what());
+      throw ConnectionLost("lost the connection to " + where() + " while " + doing + ": " + why);
     }
     throw Failure(m_env->name + ": " + doing + " failed: " + clean(e.what()));
   }
