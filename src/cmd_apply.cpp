@@ -64,6 +64,38 @@ std::vector<Problem> lint_policy(const Config& config, const Environment& env, c
   return problems;
 }
 
+// What the operator must know after a migration did not succeed: only what
+// is certain (a rollback is claimed only when the server reported one).
+std::string apply_failure_text(const Migration& m, const std::string& env, const RunOutcome& outcome) {
+  const auto label = m.label();
+  const std::string rest = " The migrations before it stay applied, none after it ran.";
+  std::string text;
+  switch (outcome.state) {
+    case RunState::rolled_back: text = label + " was rolled back; the migrations before it stay applied, none after it ran."; break;
+    case RunState::not_started: text = "nothing of " + label + " ran." + rest; break;
+    case RunState::done: break;
+    case RunState::partial:
+      text = m.up.directives.no_transaction
+                 ? label + " ran without a transaction and is recorded as failed: statements before the failing one "
+                           "stayed applied. Fix or undo them, then `mgr repair " + env + "`."
+                 : label + " ended its transaction itself: what ran before that stayed committed, and it is not "
+                           "recorded. Check the database, then `mgr status " + env + "`.";
+      break;
+    case RunState::unknown:
+      text = m.up.directives.no_transaction
+                 ? label + " ran without a transaction: how many of its statements ran is unknown. Unless the "
+                           "connection went before it started, it is recorded as in progress (failed), so apply "
+                           "stops there; check with `mgr status " + env + "`, fix or undo by hand, then `mgr repair " +
+                           env + "`." + rest
+                 : "whether " + label + " committed is unknown: the server may have received its COMMIT before "
+                   "the connection went. Its history row commits with it, so `mgr status " + env +
+                   "` tells: applied means it committed, pending means nothing of it remains." + rest;
+      break;
+  }
+  if (!outcome.bookkeeping_error.empty()) text += "\nAlso: " + outcome.bookkeeping_error;
+  return text;
+}
+
 }  // namespace
 
 int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
@@ -76,7 +108,6 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
     std::unique_ptr<MigrationLock> lock;
     std::vector<HistoryRow> applied;
   };
-  Session::set_client_defaults("mgr " + env.name);
   auto remote_future = std::async(std::launch::async, [&]() {
     Remote r;
     r.session = std::make_unique<Session>(env, "mgr " + env.name);
@@ -244,19 +275,24 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
     log.backup = backup_file;
 
     Bookkeeping books;
-    books.on_success = {history.insert_sql(row, true), history.log_sql(log, true)};
     bool no_tx = m->up.directives.no_transaction;
     if (no_tx) {
-      HistoryRow failed = row;
-      failed.success = false;
+      // Recorded as started (failed, in progress) before its first statement.
+      HistoryRow started = row;
+      started.success = false;
+      started.in_progress = true;
       LogEntry failed_log = log;
       failed_log.outcome = "failed";
-      books.on_failure = {history.insert_sql(failed, true), history.log_sql(failed_log)};
+      books.on_start = {history.insert_sql(started)};
+      books.on_success = {history.finish_sql(m->id, true), history.log_sql(log, true)};
+      books.on_failure = {history.finish_sql(m->id, false), history.log_sql(failed_log)};
+    } else {
+      books.on_success = {history.insert_sql(row, true), history.log_sql(log, true)};
     }
     auto outcome = no_tx ? runner.run_statements(m->up, books) : runner.run_in_transaction(m->up, books);
     total_ms += outcome.duration_ms;
     if (!outcome.ok) {
-      if (!no_tx) {
+      if (!no_tx && outcome.state == RunState::rolled_back) {
         // The migration left nothing behind; the audit log still says it was tried.
         LogEntry failed_log = log;
         failed_log.outcome = "failed";
@@ -270,10 +306,7 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
       }
       applied_json.push_back({{"id", m->id}, {"name", m->name}, {"outcome", "failed"}, {"duration_ms", outcome.duration_ms}});
       const auto& err = *outcome.error;
-      std::string msg = err.format();
-      msg += no_tx ? "\n" + m->label() + " ran without a transaction and is recorded as failed: statements before the "
-                     "failing one stayed applied. Fix or undo them, then `mgr repair " + env.name + "`."
-                   : "\n" + m->label() + " was rolled back; the migrations before it stay applied, none after it ran.";
+      std::string msg = err.format() + "\n" + apply_failure_text(*m, env.name, outcome);
       if (global.json) {
         out["ok"] = false;
         out["applied"] = applied_json;

@@ -67,8 +67,14 @@ int run_baseline(const GlobalOptions& global, const BaselineOptions& opts) {
                                               opts.to + ")"));
     }
     tx.commit();
+  } catch (const pqxx::in_doubt_error& e) {
+    throw Failure(env.name + ": the connection went during the baseline's COMMIT, so whether it was recorded is "
+                  "unknown; `mgr status " + env.name + "` tells: " + session.clean(e.what()));
   } catch (const pqxx::sql_error& e) {
     throw Failure(env.name + ": baseline failed, nothing was recorded: " + session.clean(e.what()));
+  } catch (const std::exception&) {
+    session.rethrow("recording the baseline (nothing was recorded unless its COMMIT reached the server; `mgr status " +
+                    env.name + "` tells)");
   }
 
   if (global.json) {

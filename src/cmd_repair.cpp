@@ -115,8 +115,14 @@ int run_repair(const GlobalOptions& global, const RepairOptions& opts) {
       history.append_log(tx, log);
     }
     tx.commit();
+  } catch (const pqxx::in_doubt_error& e) {
+    throw Failure(env.name + ": the connection went during the repair's COMMIT, so whether it was recorded is "
+                  "unknown; `mgr status " + env.name + "` and `mgr log " + env.name + "` tell: " + session.clean(e.what()));
   } catch (const pqxx::sql_error& e) {
     throw Failure(env.name + ": repair failed, nothing was changed: " + session.clean(e.what()));
+  } catch (const std::exception&) {
+    session.rethrow("repairing the history (nothing was changed unless its COMMIT reached the server; `mgr status " +
+                    env.name + "` tells)");
   }
 
   out["ok"] = true;

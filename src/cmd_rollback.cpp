@@ -7,6 +7,7 @@
 #include "mgr/commands.hpp"
 #include "mgr/config.hpp"
 #include "mgr/history.hpp"
+#include "mgr/interrupt.hpp"
 #include "mgr/output.hpp"
 #include "mgr/plan.hpp"
 #include "mgr/runner.hpp"
@@ -24,6 +25,40 @@ struct Step {
   const Migration* migration = nullptr;  // nullptr when the files no longer hold it
   std::string label() const { return row.migration_id + "_" + row.name; }
 };
+
+// Only what is certain: "rolled back" only when the server reported it.
+std::string rollback_failure_text(const MigrationFile& down, const std::string& label, const std::string& env,
+                                  std::size_t undone, const RunOutcome& outcome) {
+  const auto file = down.path.filename().string();
+  const auto before = std::to_string(undone) + " migration(s) before it in this rollback were undone, none after it ran.";
+  std::string text;
+  switch (outcome.state) {
+    case RunState::done: break;
+    case RunState::rolled_back:
+      text = "its transaction was rolled back, so " + label + " is still applied; " + before;
+      break;
+    case RunState::not_started: text = "nothing of " + file + " ran, so " + label + " is still applied; " + before; break;
+    case RunState::partial:
+      text = down.directives.no_transaction
+                 ? file + " ran without a transaction: statements before the failing one stayed applied, and " + label +
+                       " is now recorded as failed. Finish undoing it by hand, then `mgr repair " + env +
+                       "` removes its row."
+                 : file + " ended its transaction itself: what ran before that stayed committed, and " + label +
+                       " is still recorded as applied. Check the database and `mgr status " + env + "`.";
+      break;
+    case RunState::unknown:
+      text = down.directives.no_transaction
+                 ? "the connection was lost while " + file + " ran without a transaction: how far it got is unknown. " +
+                       label + " is recorded as failed unless the connection went before it started; check with `mgr "
+                       "status " + env + "`, finish undoing it by hand, then `mgr repair " + env + "`. " + before
+                 : "whether the undo of " + label + " committed is unknown: the server may have received its COMMIT "
+                   "before the connection went. Its history row is removed in the same transaction, so `mgr status " +
+                       env + "` tells: pending means it was undone, applied means nothing changed. " + before;
+      break;
+  }
+  if (!outcome.bookkeeping_error.empty()) text += "\nAlso: " + outcome.bookkeeping_error;
+  return text;
+}
 
 }  // namespace
 
@@ -164,9 +199,7 @@ int run_rollback(const GlobalOptions& global, const RollbackOptions& opts) {
   history.ensure();  // an old history table may lack the log table
 
   MigrationRunner runner(session, env);
-  auto& conn = session.connection();
   const auto os_user = os_user_at_host();
-  const auto table = config.history_table.quoted();
   json done = json::array();
   int total_ms = 0;
   if (!global.json) print_line("rolling back " + std::to_string(steps.size()) + " migration(s) in " + env.name);
@@ -177,22 +210,22 @@ int run_rollback(const GlobalOptions& global, const RollbackOptions& opts) {
     log.backup = backup_file;
 
     Bookkeeping books;
-    books.on_success = {"DELETE FROM " + table + " WHERE migration_id = " + conn.quote(s.row.migration_id),
-                        history.log_sql(log, true)};
+    books.on_success = {history.remove_sql(s.row.migration_id), history.log_sql(log, true)};
     bool no_tx = down.directives.no_transaction;
     if (no_tx) {
-      // Some statements may have run: the row stays, marked failed, so apply
-      // and rollback stop until an operator has looked (then `mgr repair`).
+      // Some statements may have run: the row stays, marked failed (and in
+      // progress while they run, for a kill), so apply and rollback stop
+      // until an operator has looked (then `mgr repair`).
       LogEntry failed = log;
       failed.outcome = "failed";
-      books.on_failure = {"UPDATE " + table + " SET success = false WHERE migration_id = " + conn.quote(s.row.migration_id),
-                          history.log_sql(failed)};
+      books.on_start = {history.mark_failed_sql(s.row.migration_id, true)};
+      books.on_failure = {history.mark_failed_sql(s.row.migration_id), history.log_sql(failed)};
     }
     auto outcome = no_tx ? runner.run_statements(down, books) : runner.run_in_transaction(down, books);
     total_ms += outcome.duration_ms;
     if (!outcome.ok) {
       const auto& err = *outcome.error;
-      if (!no_tx) {
+      if (!no_tx && outcome.state == RunState::rolled_back) {
         LogEntry failed = log;
         failed.outcome = "failed";
         failed.duration_ms = outcome.duration_ms;
@@ -205,13 +238,7 @@ int run_rollback(const GlobalOptions& global, const RollbackOptions& opts) {
       }
       done.push_back({{"id", s.row.migration_id}, {"name", s.row.name}, {"outcome", "failed"},
                       {"duration_ms", outcome.duration_ms}});
-      std::string msg = err.format();
-      msg += no_tx ? "\n" + down.path.filename().string() +
-                         " ran without a transaction: statements before the failing one stayed applied, and " +
-                         s.label() + " is now recorded as failed. Finish undoing it by hand, then `mgr repair " +
-                         env.name + "` removes its row."
-                   : "\nits transaction was rolled back, so " + s.label() + " is still applied; " +
-                         std::to_string(i) + " migration(s) before it in this rollback were undone, none after it ran.";
+      std::string msg = err.format() + "\n" + rollback_failure_text(down, s.label(), env.name, i, outcome);
       if (global.json) {
         out["ok"] = false;
         out["rolled_back"] = done;
@@ -225,7 +252,12 @@ int run_rollback(const GlobalOptions& global, const RollbackOptions& opts) {
       } else {
         print_line("  " + style.red("FAILED") + " " + s.label() + "  (" + std::to_string(outcome.duration_ms) + " ms)");
       }
+      if (interrupted()) throw Interrupted(interrupt_description() + ": " + msg);
       throw Failure(msg);
+    }
+    if (interrupted()) {
+      throw Interrupted(interrupt_description() + " after " + s.label() + " was rolled back; " + std::to_string(i + 1) +
+                        " of " + std::to_string(steps.size()) + " undone, nothing after it ran");
     }
     done.push_back({{"id", s.row.migration_id}, {"name", s.row.name}, {"outcome", "rolled back"},
                     {"duration_ms", outcome.duration_ms}});

@@ -22,6 +22,7 @@ std::string cell_text(const StatusCell& c, const Style& style) {
     case CellState::pending: return style.yellow(symbols ? "· pending" : "pending");
     case CellState::checksum_differs: return style.red(symbols ? "≠ checksum differs" : "CHECKSUM DIFFERS");
     case CellState::failed: return style.red(symbols ? "✗ failed" : "FAILED");
+    case CellState::in_progress: return style.red(symbols ? "✗ never finished" : "NEVER FINISHED");
     case CellState::file_missing: return style.red(symbols ? "! file missing" : "FILE MISSING");
     case CellState::absent: return style.dim("-");
     case CellState::unknown: return style.dim("?");
@@ -51,12 +52,23 @@ int run_status(const GlobalOptions& global, const StatusOptions& opts) {
       h.rows = store.read_all();
     } catch (const Error& e) {
       h.error = e.what();
+    } catch (const std::exception& e) {
+      // Session and HistoryStore translate libpqxx's errors; this is a last guard so one
+      // environment never aborts the whole report.
+      h.error = env->name + ": " + e.what();
     }
     histories.push_back(std::move(h));
   }
   auto matrix = build_status(catalog, histories);
-  bool any_unreachable = false;
-  for (const auto& s : matrix.summaries) any_unreachable = any_unreachable || !s.reachable;
+  bool any_unreachable = false, any_problem = false;
+  for (const auto& s : matrix.summaries) {
+    any_unreachable = any_unreachable || !s.reachable;
+    any_problem = any_problem || !s.problems.empty();
+  }
+  // Like validate: an environment apply would refuse is exit 3; an unreadable one, 1.
+  const int exit_code = any_unreachable ? static_cast<int>(ExitCode::failure)
+                        : any_problem   ? static_cast<int>(ExitCode::refused)
+                                        : 0;
 
   if (global.json) {
     json rows = json::array();
@@ -77,12 +89,13 @@ int run_status(const GlobalOptions& global, const StatusOptions& opts) {
              {"newest_applied", s.newest_applied.empty() ? json(nullptr) : json(s.newest_applied)},
              {"promote_from", s.promote_from ? json(*s.promote_from) : json(nullptr)},
              {"can_take", s.can_take ? json(*s.can_take) : json(nullptr)},
-             {"next", s.next}};
+             {"next", s.next},
+             {"problems", s.problems}};
       if (!s.reachable) j["error"] = s.error;
       summaries.push_back(j);
     }
-    print_json({{"ok", !any_unreachable}, {"environments", matrix.envs}, {"migrations", rows}, {"summary", summaries}});
-    return any_unreachable ? static_cast<int>(ExitCode::failure) : 0;
+    print_json({{"ok", exit_code == 0}, {"environments", matrix.envs}, {"migrations", rows}, {"summary", summaries}});
+    return exit_code;
   }
 
   Style style(global.color);
@@ -103,8 +116,9 @@ int run_status(const GlobalOptions& global, const StatusOptions& opts) {
     print_line(style.bold(s.name) + ": reachable; newest applied " +
                (s.newest_applied.empty() ? std::string("none") : s.newest_applied) + "; " + std::to_string(s.pending) +
                " pending; " + s.next);
+    for (const auto& p : s.problems) print_line("  - " + style.red(p));
   }
-  return any_unreachable ? static_cast<int>(ExitCode::failure) : 0;
+  return exit_code;
 }
 
 }  // namespace mgr

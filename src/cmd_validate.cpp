@@ -69,6 +69,10 @@ int run_validate(const GlobalOptions& global, const ValidateOptions& opts) {
         state.reachable = true;
       } catch (const Error& e) {
         state.error = e.what();
+      } catch (const std::exception& e) {
+        // Session and HistoryStore translate libpqxx's errors; this is a last guard so one
+        // environment never aborts the whole report.
+        state.error = env->name + ": " + e.what();
       }
       if (!state.reachable) {
         findings.push_back(unreachable_finding(env->name, state.error));

@@ -13,9 +13,9 @@ namespace {
 
 constexpr const char* k_row_columns =
     "migration_id, name, checksum, environment, "
-    "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+    "pg_catalog.to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
     "coalesce(applied_by, ''), execution_ms, success, coalesce(mgr_version, ''), kind, down_checksum, backup, "
-    "allowed_rules";
+    "allowed_rules, in_progress";
 
 std::optional<std::string> opt_text(const pqxx::field& f) {
   if (f.is_null()) return std::nullopt;
@@ -33,14 +33,49 @@ HistoryStore::HistoryStore(Session& session, QualifiedName table) : m_session(se
 
 QualifiedName HistoryStore::log_table() const { return QualifiedName{m_table.schema, m_table.table + "_log"}; }
 
+const QualifiedName& HistoryStore::resolved() { return m_session.resolve(m_table); }
+
+std::string HistoryStore::sql_table() { return resolved().quoted(); }
+
+std::string HistoryStore::sql_log_table() {
+  const auto& r = resolved();
+  return QualifiedName{r.schema, r.table + "_log"}.quoted();
+}
+
 bool HistoryStore::exists() {
-  pqxx::nontransaction tx(m_session.connection());
-  return !tx.exec_params1("SELECT to_regclass($1)", m_table.quoted())[0].is_null();
+  try {
+    const auto table = sql_table();  // resolving queries too: before the transaction object
+    pqxx::nontransaction tx(m_session.connection());
+    return !tx.exec_params1("SELECT pg_catalog.to_regclass($1)", table)[0].is_null();
+  } catch (const std::exception&) {
+    m_session.rethrow("looking for the history table " + m_table.display());
+  }
+}
+
+void HistoryStore::refuse_foreign_tables(pqxx::transaction_base& tx) {
+  // mgr adds columns to its tables on upgrade: never to an application's table
+  // that history_table happens to name. A history table of an older mgr or of
+  // another tool has at least migration_id and checksum; a log table, action and outcome.
+  auto check = [&](const std::string& quoted, const std::string& shown, const char* a, const char* b) {
+    auto r = tx.exec_params1(
+        "SELECT pg_catalog.to_regclass($1) IS NOT NULL, (SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute "
+        "WHERE attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1) AND NOT attisdropped "
+        "AND attname OPERATOR(pg_catalog.=) ANY (ARRAY[$2, $3]::name[]))",
+        quoted, std::string(a), std::string(b));
+    if (r[0].as<bool>() && r[1].as<int>() != 2) {
+      throw Refused(m_session.environment().name + ": history_table " + m_table.display() + ": " + shown +
+                    " exists and is not a mgr table (it has no " + a + " and " + b +
+                    " columns); mgr will not add its columns to it. Name another table in history_table; "
+                    "nothing was changed");
+    }
+  };
+  check(sql_table(), resolved().display(), "migration_id", "checksum");
+  check(sql_log_table(), QualifiedName{resolved().schema, resolved().table + "_log"}.display(), "action", "outcome");
 }
 
 void HistoryStore::ensure() {
-  const auto t = m_table.quoted();
-  const auto log = log_table().quoted();
+  const auto t = sql_table();
+  const auto log = sql_log_table();
   std::string sql;
   if (!m_table.schema.empty()) sql += "CREATE SCHEMA IF NOT EXISTS \"" + m_table.schema + "\";\n";
   sql +=
@@ -65,7 +100,10 @@ void HistoryStore::ensure() {
       "  ADD COLUMN IF NOT EXISTS kind varchar(16) NOT NULL DEFAULT 'apply',\n"
       "  ADD COLUMN IF NOT EXISTS down_checksum varchar(64),\n"
       "  ADD COLUMN IF NOT EXISTS backup text,\n"
-      "  ADD COLUMN IF NOT EXISTS allowed_rules text NOT NULL DEFAULT '';\n"
+      "  ADD COLUMN IF NOT EXISTS allowed_rules text NOT NULL DEFAULT '',\n"
+      // A no-transaction migration's row while its statements run: a kill
+      // leaves it, so the next apply stops until `mgr repair`.
+      "  ADD COLUMN IF NOT EXISTS in_progress boolean NOT NULL DEFAULT false;\n"
       "CREATE TABLE IF NOT EXISTS " + log + " (\n"
       "  id bigserial PRIMARY KEY,\n"
       "  at timestamptz NOT NULL DEFAULT now(),\n"
@@ -83,15 +121,19 @@ void HistoryStore::ensure() {
     pqxx::work tx(m_session.connection());
     // The catalog check avoids taking locks (and NOTICEs) when all exists.
     auto has = tx.exec_params1(
-        "SELECT to_regclass($2) IS NOT NULL AND "
-        "(SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) AND NOT attisdropped AND attname IN "
-        "('applied_by', 'execution_ms', 'success', 'mgr_version', 'kind', 'down_checksum', 'backup', 'allowed_rules')) = 8",
+        "SELECT pg_catalog.to_regclass($2) IS NOT NULL AND "
+        "(SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) "
+        "pg_catalog.to_regclass($1) AND NOT attisdropped AND attname OPERATOR(pg_catalog.=) ANY (ARRAY["
+        "'applied_by', 'execution_ms', 'success', 'mgr_version', 'kind', 'down_checksum', 'backup', 'allowed_rules', "
+        "'in_progress']::name[])) OPERATOR(pg_catalog.=) 9",
         t, log)[0].as<bool>();
-    if (!has) tx.exec(sql);
+    if (!has) {
+      refuse_foreign_tables(tx);
+      tx.exec(sql);
+    }
     tx.commit();
-  } catch (const pqxx::sql_error& e) {
-    throw Failure(m_session.environment().name + ": cannot create history table " + m_table.display() + ": " +
-                  m_session.clean(e.what()));
+  } catch (const std::exception&) {
+    m_session.rethrow("creating the history table " + m_table.display());
   }
 }
 
@@ -112,6 +154,7 @@ HistoryRow row_from_typed(const pqxx::row& row) {
   h.down_checksum = opt_text(row[10]);
   h.backup = opt_text(row[11]);
   h.allowed_rules = row[12].c_str();
+  h.in_progress = row[13].as<bool>();
   return h;
 }
 
@@ -129,6 +172,7 @@ HistoryRow row_from_json(const nlohmann::json& j) {
   h.success = !j.contains("success") || !j["success"].is_boolean() || j["success"].get<bool>();
   h.mgr_version = text("mgr_version");
   if (j.contains("kind") && j["kind"].is_string()) h.kind = j["kind"].get<std::string>();
+  h.in_progress = j.contains("in_progress") && j["in_progress"].is_boolean() && j["in_progress"].get<bool>();
   return h;
 }
 
@@ -138,70 +182,95 @@ std::vector<HistoryRow> HistoryStore::read_all() {
   std::vector<HistoryRow> rows;
   // One round trip in the common case (this is the whole cost of a no-op
   // apply); a missing table or missing columns are told apart by SQLSTATE.
+  const std::string doing = "reading the history table " + m_table.display();
   try {
-    pqxx::nontransaction tx(m_session.connection());
-    auto r = tx.exec(std::string("SELECT ") + k_row_columns + " FROM " + m_table.quoted());
-    rows.reserve(r.size());
-    for (const auto& row : r) rows.push_back(row_from_typed(row));
-  } catch (const pqxx::sql_error& e) {
-    if (e.sqlstate() == "42P01" || e.sqlstate() == "3F000") return rows;  // no table / no schema yet
-    if (e.sqlstate() != "42703") {
-      throw Failure(m_session.environment().name + ": cannot read history table " + m_table.display() + ": " +
-                    m_session.clean(e.what()));
-    }
+    const auto table = sql_table();  // resolving queries too: before the transaction object
     try {
       pqxx::nontransaction tx(m_session.connection());
-      auto r = tx.exec("SELECT to_jsonb(h)::text FROM " + m_table.quoted() + " h");
-      for (const auto& row : r) rows.push_back(row_from_json(nlohmann::json::parse(row[0].c_str())));
-    } catch (const pqxx::sql_error& e2) {
-      throw Failure(m_session.environment().name + ": cannot read history table " + m_table.display() + ": " +
-                    m_session.clean(e2.what()));
+      auto r = tx.exec(std::string("SELECT ") + k_row_columns + " FROM " + table);
+      rows.reserve(r.size());
+      for (const auto& row : r) rows.push_back(row_from_typed(row));
+    } catch (const pqxx::sql_error& e) {
+      if (e.sqlstate() == "42P01" || e.sqlstate() == "3F000") return rows;  // no table / no schema yet
+      if (e.sqlstate() != "42703") throw;
+      pqxx::nontransaction tx(m_session.connection());
+      auto r = tx.exec("SELECT pg_catalog.to_jsonb(h)::text FROM " + table + " h");
+      for (const auto& row : r) {
+        auto j = nlohmann::json::parse(row[0].c_str());
+        if (!j.contains("migration_id") || !j.contains("checksum")) {
+          throw Refused(m_session.environment().name + ": history_table " + m_table.display() +
+                        " is not a mgr table (it has no migration_id and checksum columns); name another table");
+        }
+        rows.push_back(row_from_json(j));
+      }
     }
+  } catch (const std::exception&) {
+    m_session.rethrow(doing);
   }
   sort_rows(rows);
   return rows;
 }
 
 namespace {
+// Schema-qualified down to the operators: a migration may have set any search_path.
 constexpr const char* k_server_duration =
-    "(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::integer";
+    "(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) "
+    "pg_catalog.statement_timestamp()) OPERATOR(pg_catalog.*) 1000)::integer";
+constexpr const char* k_since_started =
+    "(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) applied_at) "
+    "OPERATOR(pg_catalog.*) 1000)::integer";
 }
 
 std::string HistoryStore::insert_sql(const HistoryRow& row, bool duration_from_server) {
-  auto& c = m_session.connection();
-  auto opt = [&](const std::optional<std::string>& v) { return v ? c.quote(*v) : std::string("NULL"); };
-  return "INSERT INTO " + m_table.quoted() +
+  auto opt = [&](const std::optional<std::string>& v) { return v ? m_session.quote(*v) : std::string("NULL"); };
+  return "INSERT INTO " + sql_table() +
          " (migration_id, name, checksum, environment, applied_by, execution_ms, success, mgr_version, kind, "
-         "down_checksum, backup, allowed_rules) VALUES (" +
-         c.quote(row.migration_id) + ", " + c.quote(row.name) + ", " + c.quote(row.checksum) + ", " +
-         c.quote(row.environment) + ", current_user || ' (' || " + c.quote(row.applied_by) + " || ')', " +
+         "down_checksum, backup, allowed_rules, in_progress) VALUES (" +
+         m_session.quote(row.migration_id) + ", " + m_session.quote(row.name) + ", " + m_session.quote(row.checksum) + ", " +
+         m_session.quote(row.environment) + ", pg_catalog.concat(current_user, ' (', " + m_session.quote(row.applied_by) + "::text, ')'), " +
          (duration_from_server ? std::string(k_server_duration)
                                : row.execution_ms ? std::to_string(*row.execution_ms) : std::string("NULL")) + ", " +
-         (row.success ? "true" : "false") + ", " + c.quote(row.mgr_version) + ", " + c.quote(row.kind) + ", " +
-         opt(row.down_checksum) + ", " + opt(row.backup) + ", " + c.quote(row.allowed_rules) + ")";
+         (row.success ? "true" : "false") + ", " + m_session.quote(row.mgr_version) + ", " + m_session.quote(row.kind) + ", " +
+         opt(row.down_checksum) + ", " + opt(row.backup) + ", " + m_session.quote(row.allowed_rules) + ", " +
+         (row.in_progress ? "true" : "false") + ")";
+}
+
+std::string HistoryStore::finish_sql(const std::string& migration_id, bool success) {
+  return "UPDATE " + sql_table() + " SET in_progress = false, success = " + (success ? "true" : "false") +
+         ", execution_ms = " + k_since_started + " WHERE migration_id OPERATOR(pg_catalog.=) " + m_session.quote(migration_id);
 }
 
 std::string HistoryStore::log_sql(const LogEntry& e, bool duration_from_server) {
-  auto& c = m_session.connection();
-  auto opt = [&](const std::optional<std::string>& v) { return v ? c.quote(*v) : std::string("NULL"); };
-  return "INSERT INTO " + log_table().quoted() +
+  auto opt = [&](const std::optional<std::string>& v) { return v ? m_session.quote(*v) : std::string("NULL"); };
+  return "INSERT INTO " + sql_log_table() +
          " (action, migration_id, os_user, mgr_version, outcome, duration_ms, backup, detail) VALUES (" +
-         c.quote(e.action) + ", " + opt(e.migration_id) + ", " + c.quote(e.os_user) + ", " + c.quote(e.mgr_version) +
-         ", " + c.quote(e.outcome) + ", " +
+         m_session.quote(e.action) + ", " + opt(e.migration_id) + ", " + m_session.quote(e.os_user) + ", " + m_session.quote(e.mgr_version) +
+         ", " + m_session.quote(e.outcome) + ", " +
          (duration_from_server ? std::string(k_server_duration)
                                : e.duration_ms ? std::to_string(*e.duration_ms) : std::string("NULL")) +
-         ", " + opt(e.backup) + ", " + c.quote(e.detail) + ")";
+         ", " + opt(e.backup) + ", " + m_session.quote(e.detail) + ")";
 }
 
 void HistoryStore::insert(pqxx::transaction_base& tx, const HistoryRow& row) { tx.exec(insert_sql(row)); }
 
+std::string HistoryStore::remove_sql(const std::string& migration_id) {
+  return "DELETE FROM " + sql_table() + " WHERE migration_id OPERATOR(pg_catalog.=) " +
+         m_session.quote(migration_id);
+}
+
+std::string HistoryStore::mark_failed_sql(const std::string& migration_id, bool in_progress) {
+  return "UPDATE " + sql_table() + " SET success = false, in_progress = " + (in_progress ? "true" : "false") +
+         " WHERE migration_id OPERATOR(pg_catalog.=) " + m_session.quote(migration_id);
+}
+
 void HistoryStore::remove(pqxx::transaction_base& tx, const std::string& migration_id) {
-  tx.exec_params("DELETE FROM " + m_table.quoted() + " WHERE migration_id = $1", migration_id);
+  tx.exec(remove_sql(migration_id));
 }
 
 void HistoryStore::update_checksum(pqxx::transaction_base& tx, const std::string& migration_id,
                                    const std::string& checksum, const std::optional<std::string>& down_checksum) {
-  tx.exec_params("UPDATE " + m_table.quoted() + " SET checksum = $2, down_checksum = $3 WHERE migration_id = $1",
+  tx.exec_params("UPDATE " + sql_table() +
+                     " SET checksum = $2, down_checksum = $3 WHERE migration_id OPERATOR(pg_catalog.=) $1",
                  migration_id, checksum, down_checksum);
 }
 
@@ -210,12 +279,13 @@ void HistoryStore::append_log(pqxx::transaction_base& tx, const LogEntry& entry)
 std::vector<LogEntry> HistoryStore::read_log(int limit) {
   std::vector<LogEntry> out;
   try {
+    const auto log = sql_log_table();  // resolving queries too: before the transaction object
     pqxx::nontransaction tx(m_session.connection());
-    if (tx.exec_params1("SELECT to_regclass($1)", log_table().quoted())[0].is_null()) return out;
+    if (tx.exec_params1("SELECT pg_catalog.to_regclass($1)", log)[0].is_null()) return out;
     auto r = tx.exec_params(
-        "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), action, migration_id, os_user, "
-        "db_user, mgr_version, outcome, duration_ms, backup, detail FROM " +
-            log_table().quoted() + " ORDER BY id DESC LIMIT $1",
+        "SELECT pg_catalog.to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), action, migration_id, "
+        "os_user, db_user, mgr_version, outcome, duration_ms, backup, detail FROM " +
+            log + " ORDER BY id DESC LIMIT $1",
         limit);
     for (const auto& row : r) {
       LogEntry e;
@@ -231,8 +301,8 @@ std::vector<LogEntry> HistoryStore::read_log(int limit) {
       e.detail = row[9].c_str();
       out.push_back(std::move(e));
     }
-  } catch (const pqxx::sql_error& e) {
-    throw Failure(m_session.environment().name + ": cannot read audit log: " + m_session.clean(e.what()));
+  } catch (const std::exception&) {
+    m_session.rethrow("reading the audit log " + log_table().display());
   }
   return out;
 }

@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <cctype>
 #include <chrono>
 #include <memory>
 
@@ -91,21 +92,43 @@ std::string MigrationError::format() const {
 
 MigrationRunner::MigrationRunner(Session& session, const Environment& env) : m_session(session), m_env(env) {}
 
-void MigrationRunner::exec(const std::string& sql) {
+namespace {
+bool result_ok(const PGresult* r) {
+  auto status = PQresultStatus(r);
+  return r != nullptr && (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY);
+}
+}  // namespace
+
+std::string MigrationRunner::try_exec(const std::string& sql) {
   PGconn* conn = m_session.raw();
   ResultPtr r(PQexec(conn, sql.c_str()));
-  auto status = PQresultStatus(r.get());
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY) {
-    throw Failure(m_env.name + ": " + m_session.clean(r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn)));
-  }
+  if (result_ok(r.get())) return "";
+  return m_session.clean(r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn));
+}
+
+void MigrationRunner::exec(const std::string& sql) {
+  auto err = try_exec(sql);
+  if (err.empty()) return;
+  if (!m_session.connected()) throw ConnectionLost("lost the connection to " + m_session.where() + ": " + err);
+  throw Failure(m_env.name + ": " + err);
+}
+
+void MigrationRunner::reset_session(const MigrationFile& file, const RunOutcome& outcome) {
+  if (!m_session.connected()) return;  // the caller reports the lost connection
+  // Not DISCARD ALL: it would also release the session's advisory lock.
+  auto err = try_exec("RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL");
+  if (err.empty()) return;
+  std::string what = outcome.ok ? file.path.filename().string() + " was applied, but " : std::string();
+  throw Failure(m_env.name + ": " + what + "resetting the session after " + file.path.filename().string() +
+                " failed, so nothing more runs on it: " + err);
 }
 
 RunOutcome MigrationRunner::run_in_transaction(const MigrationFile& file, const Bookkeeping& books) {
   PGconn* conn = m_session.raw();
   std::string prefix = "BEGIN;\n";
-  if (m_env.lock_timeout) prefix += "SET LOCAL lock_timeout = " + m_session.connection().quote(*m_env.lock_timeout) + ";\n";
+  if (m_env.lock_timeout) prefix += "SET LOCAL lock_timeout = " + m_session.quote(*m_env.lock_timeout) + ";\n";
   if (m_env.statement_timeout) {
-    prefix += "SET LOCAL statement_timeout = " + m_session.connection().quote(*m_env.statement_timeout) + ";\n";
+    prefix += "SET LOCAL statement_timeout = " + m_session.quote(*m_env.statement_timeout) + ";\n";
   }
   std::string sent = prefix + file.sql;
   // A newline first: the file may end inside a `--` comment.
@@ -117,21 +140,36 @@ RunOutcome MigrationRunner::run_in_transaction(const MigrationFile& file, const 
   auto start = Clock::now();
   ResultPtr r = exec_guarded(conn, sent.c_str());
   out.duration_ms = elapsed_ms(start);
-  auto status = PQresultStatus(r.get());
-  bool ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY;
+  bool ok = result_ok(r.get());
   if (ok && PQtransactionStatus(conn) == PQTRANS_IDLE) {
     out.ok = true;
+    reset_session(file, out);
     return out;
   }
   out.error = error_from(r.get(), conn, file, sent, prefix.size(), 0);
+  if (!m_session.connected()) {
+    // The server may have received and executed the COMMIT before the
+    // connection went: only the server knows now.
+    out.state = RunState::unknown;
+    out.error->message = "lost the connection to " + m_session.where() + ": " + m_session.clean(out.error->message);
+    return out;
+  }
+  out.state = RunState::rolled_back;
   if (ok) {
     // The file ended the transaction itself (COMMIT inside it): what ran is
     // committed, so say so plainly.
+    out.state = RunState::partial;
     out.error->message = "the migration left its transaction open or ended it itself (BEGIN/COMMIT inside the file?)";
   }
   if (PQtransactionStatus(conn) != PQTRANS_IDLE) {
-    ResultPtr rb(PQexec(conn, "ROLLBACK"));
+    auto err = try_exec("ROLLBACK");
+    if (!err.empty()) {
+      out.state = RunState::unknown;
+      out.bookkeeping_error = "the ROLLBACK after the error failed too: " + err;
+      return out;
+    }
   }
+  reset_session(file, out);
   return out;
 }
 
@@ -140,46 +178,102 @@ RunOutcome MigrationRunner::run_statements(const MigrationFile& file, const Book
   RunOutcome out;
   auto statements = split_statements(file.sql);
   auto start = Clock::now();
-  auto settle_failure = [&](MigrationError err) {
-    out.duration_ms = elapsed_ms(start);
-    out.error = std::move(err);
-    if (PQtransactionStatus(conn) != PQTRANS_IDLE) ResultPtr(PQexec(conn, "ROLLBACK"));
-    for (const auto& s : books.on_failure) {
-      ResultPtr fr(PQexec(conn, s.c_str()));
-    }
-    if (m_env.lock_timeout || m_env.statement_timeout) ResultPtr(PQexec(conn, "RESET lock_timeout; RESET statement_timeout"));
+  auto in_transaction = [](const std::vector<std::string>& sql) {
+    std::string all = "BEGIN;\n";
+    for (const auto& s : sql) all += s + ";\n";
+    return all + "COMMIT;";
   };
-  std::string settings;
-  if (m_env.lock_timeout) settings += "SET lock_timeout = " + m_session.connection().quote(*m_env.lock_timeout) + ";";
-  if (m_env.statement_timeout) {
-    settings += "SET statement_timeout = " + m_session.connection().quote(*m_env.statement_timeout) + ";";
-  }
-  if (!settings.empty()) ResultPtr(PQexec(conn, settings.c_str()));
-  for (const auto& st : statements) {
-    ResultPtr r = exec_guarded(conn, st.text.c_str());
-    auto status = PQresultStatus(r.get());
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY) {
-      settle_failure(error_from(r.get(), conn, file, st.text, 0, st.offset));
-      if (!out.error->pos) out.error->pos = line_col_at(file.sql, st.offset);
+  auto lost = [&](const std::string& what) {
+    MigrationError err;
+    err.file = file.path;
+    err.message = "lost the connection to " + m_session.where() + " " + what;
+    out.state = RunState::unknown;
+    out.error = std::move(err);
+    out.duration_ms = elapsed_ms(start);
+    return out;
+  };
+
+  // The in-progress row first, committed: if mgr dies mid-file, the next
+  // apply finds it and stops instead of rerunning statements that ran.
+  if (!books.on_start.empty()) {
+    auto err = try_exec(in_transaction(books.on_start));
+    if (!err.empty()) {
+      if (!m_session.connected()) return lost("before its first statement: " + err);
+      MigrationError e;
+      e.file = file.path;
+      e.message = "could not record its start, so none of it ran: " + err;
+      out.state = RunState::not_started;
+      out.error = std::move(e);
+      try_exec("ROLLBACK");
+      reset_session(file, out);
       return out;
     }
   }
-  if (!settings.empty()) ResultPtr(PQexec(conn, "RESET lock_timeout; RESET statement_timeout"));
-  std::string books_sql = "BEGIN;\n";
-  for (const auto& s : books.on_success) books_sql += s + ";\n";
-  books_sql += "COMMIT;";
-  ResultPtr r(PQexec(conn, books_sql.c_str()));
-  out.duration_ms = elapsed_ms(start);
-  if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
-    MigrationError err;
-    err.file = file.path;
-    err.message = "the statements ran but recording them failed: " + m_session.clean(PQresultErrorMessage(r.get()));
-    if (PQtransactionStatus(conn) != PQTRANS_IDLE) ResultPtr(PQexec(conn, "ROLLBACK"));
-    for (const auto& s : books.on_failure) ResultPtr(PQexec(conn, s.c_str()));
-    out.error = std::move(err);
-    return out;
+  std::string settings;
+  if (m_env.lock_timeout) settings += "SET lock_timeout = " + m_session.quote(*m_env.lock_timeout) + ";";
+  if (m_env.statement_timeout) {
+    settings += "SET statement_timeout = " + m_session.quote(*m_env.statement_timeout) + ";";
   }
-  out.ok = true;
+  if (!settings.empty()) {
+    auto err = try_exec(settings);
+    if (!err.empty()) {
+      if (!m_session.connected()) return lost("before its first statement: " + err);
+      MigrationError e;
+      e.file = file.path;
+      e.message = "could not set lock_timeout/statement_timeout: " + err;
+      out.error = std::move(e);
+      out.state = RunState::partial;  // nothing ran, but its row says started: settle it as failed
+    }
+  }
+  if (!out.error) {
+    for (const auto& st : statements) {
+      ResultPtr r = exec_guarded(conn, st.text.c_str());
+      if (result_ok(r.get())) continue;
+      if (!m_session.connected()) {
+        auto at = st.offset;
+        while (at < file.sql.size() && std::isspace(static_cast<unsigned char>(file.sql[at]))) ++at;
+        auto pos = line_col_at(file.sql, at);
+        return lost("during the statement at line " + std::to_string(pos.line) +
+                    " (the ones before it ran; whether it did is unknown): " +
+                    m_session.clean(r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn)));
+      }
+      out.error = error_from(r.get(), conn, file, st.text, 0, st.offset);
+      if (!out.error->pos) out.error->pos = line_col_at(file.sql, st.offset);
+      out.state = RunState::partial;
+      break;
+    }
+  }
+  if (!out.error) {
+    auto err = try_exec(in_transaction(books.on_success));
+    out.duration_ms = elapsed_ms(start);
+    if (err.empty()) {
+      out.ok = true;
+      reset_session(file, out);
+      return out;
+    }
+    if (!m_session.connected()) return lost("after its statements ran, while recording them: " + err);
+    MigrationError e;
+    e.file = file.path;
+    e.message = "the statements ran but recording them failed: " + err;
+    out.error = std::move(e);
+    out.state = RunState::partial;
+  }
+  // Settle the failure: leave any open transaction, then record it.
+  out.duration_ms = elapsed_ms(start);
+  if (PQtransactionStatus(conn) != PQTRANS_IDLE) {
+    auto err = try_exec("ROLLBACK");
+    if (!err.empty()) out.bookkeeping_error = "the ROLLBACK after the error failed: " + err;
+  }
+  if (!books.on_failure.empty()) {
+    auto err = try_exec(in_transaction(books.on_failure));
+    if (!err.empty()) {
+      if (PQtransactionStatus(conn) != PQTRANS_IDLE) try_exec("ROLLBACK");
+      out.bookkeeping_error += std::string(out.bookkeeping_error.empty() ? "" : "; ") +
+                               "recording the failure failed: " + err;
+    }
+  }
+  if (!m_session.connected()) out.state = RunState::unknown;
+  reset_session(file, out);
   return out;
 }
 

@@ -14,6 +14,7 @@ const char* to_string(CellState s) {
     case CellState::pending: return "pending";
     case CellState::checksum_differs: return "checksum-differs";
     case CellState::failed: return "failed";
+    case CellState::in_progress: return "in-progress";
     case CellState::file_missing: return "file-missing";
     case CellState::absent: return "absent";
     case CellState::unknown: return "unknown";
@@ -60,7 +61,7 @@ StatusMatrix build_status(const Catalog& catalog, const std::vector<EnvHistory>&
       const auto& h = *it->second;
       cell.applied_at = h.applied_at;
       cell.kind = h.kind;
-      if (!h.success) cell.state = CellState::failed;
+      if (!h.success) cell.state = h.in_progress ? CellState::in_progress : CellState::failed;
       else if (mig == nullptr) cell.state = CellState::file_missing;
       else if (mig->up.checksum != h.checksum) cell.state = CellState::checksum_differs;
       else cell.state = CellState::applied;
@@ -87,7 +88,25 @@ StatusMatrix build_status(const Catalog& catalog, const std::vector<EnvHistory>&
       }
     }
     s.pending = static_cast<int>(pending_migrations(catalog, *e.rows).size());
-    if (e.promote_from) {
+    for (const auto& row : m.rows) {
+      const auto label = row.id + "_" + row.name;
+      switch (row.cells[i].state) {
+        case CellState::checksum_differs:
+          s.problems.push_back(label + ": its file changed since it was applied (checksum differs)");
+          break;
+        case CellState::failed: s.problems.push_back(label + ": failed"); break;
+        case CellState::in_progress:
+          s.problems.push_back(label + ": started without a transaction and never finished");
+          break;
+        case CellState::file_missing: s.problems.push_back(label + ": applied, but its file is missing"); break;
+        default: break;
+      }
+    }
+    if (!s.problems.empty()) {
+      s.next = e.name + " needs attention before the next apply (" + std::to_string(s.problems.size()) +
+               " problem" + (s.problems.size() == 1 ? "" : "s") + "): `mgr validate " + e.name +
+               "` explains each; `mgr repair " + e.name + "` once it is dealt with";
+    } else if (e.promote_from) {
       auto src = std::find_if(envs.begin(), envs.end(), [&](const EnvHistory& x) { return x.name == *e.promote_from; });
       if (src != envs.end() && src->rows) {
         s.can_take = static_cast<int>(promotable(catalog, *e.rows, *src->rows).size());

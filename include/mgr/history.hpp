@@ -23,7 +23,8 @@ class HistoryStore {
 
   bool exists();
   // Creates the schema, history table and log table when missing, and adds
-  // columns that older mgr versions did not have. Idempotent.
+  // columns that older mgr versions did not have. Idempotent. Refuses (exit 3)
+  // a history_table that names an existing table which is not mgr's.
   void ensure();
 
   // Every row ordered by migration id (numeric), one query. Empty when the table is missing.
@@ -47,10 +48,23 @@ class HistoryStore {
   // since the query string holding the migration arrived.
   std::string insert_sql(const HistoryRow& row, bool duration_from_server = false);
   std::string log_sql(const LogEntry& entry, bool duration_from_server = false);
+  // Turns the in-progress row of a no-transaction migration (insert_sql of a
+  // row with in_progress) into its outcome; execution_ms since it was inserted.
+  std::string finish_sql(const std::string& migration_id, bool success);
+  std::string remove_sql(const std::string& migration_id);
+  // success = false; with in_progress while a no-transaction down file runs.
+  std::string mark_failed_sql(const std::string& migration_id, bool in_progress = false);
 
  private:
+  // The table resolved against the server (Session::resolve): every SQL text
+  // names its schema, so a migration's search_path cannot misdirect it.
+  const QualifiedName& resolved();
+  std::string sql_table();
+  std::string sql_log_table();
+  void refuse_foreign_tables(pqxx::transaction_base& tx);
+
   Session& m_session;
-  QualifiedName m_table;
+  QualifiedName m_table;  // as configured, for messages
 };
 
 }  // namespace mgr

@@ -21,6 +21,9 @@ struct HistoryRow {
   std::optional<std::string> down_checksum;  // checksum of the down file when applied
   std::optional<std::string> backup;         // backup file taken before this apply
   std::string allowed_rules;                 // lint rules allowed by directive, comma-separated
+  // A no-transaction migration whose statements started and never finished
+  // (mgr was killed or lost the connection): recorded with success = false.
+  bool in_progress = false;
 };
 
 struct LogEntry {

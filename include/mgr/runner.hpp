@@ -30,16 +30,31 @@ struct MigrationError {
   std::string format() const;
 };
 
+// What is known of a migration's effects after it ran. Only `rolled_back`
+// allows saying that nothing of it remains.
+enum class RunState {
+  done,         // ran and recorded
+  rolled_back,  // transactional, the server reported an error and rolled it back
+  not_started,  // no-transaction: its in-progress row could not be recorded, so none of it ran
+  partial,      // no-transaction: failed part-way; statements before the failing one stayed
+  unknown,      // the connection was lost: whether it committed (or how far it got) is unknown
+};
+
 struct RunOutcome {
   bool ok = false;
+  RunState state = RunState::done;
   int duration_ms = 0;  // wall time measured by mgr
   std::optional<MigrationError> error;
+  // Non-empty when recording the outcome failed too (the history may not say
+  // what happened): the message to add.
+  std::string bookkeeping_error;
 };
 
 // Extra SQL committed together with a migration (history row, log row).
 struct Bookkeeping {
-  std::vector<std::string> on_success;  // run in the migration's transaction
-  std::vector<std::string> on_failure;  // run afterwards in autocommit (e.g. failed row for no-transaction)
+  std::vector<std::string> on_start;    // no-transaction: committed before the first statement (in-progress row)
+  std::vector<std::string> on_success;  // in the migration's transaction; after the statements for no-transaction
+  std::vector<std::string> on_failure;  // no-transaction: in a transaction after a failed statement
 };
 
 class MigrationRunner {
@@ -48,18 +63,30 @@ class MigrationRunner {
 
   // Transactional file: one round trip holding
   //   BEGIN; SET LOCAL timeouts; <file>; <bookkeeping>; COMMIT
-  // On error the transaction is rolled back and nothing of it remains.
+  // On a server error the transaction is rolled back and nothing of it
+  // remains; on a lost connection the outcome is `unknown`.
   RunOutcome run_in_transaction(const MigrationFile& file, const Bookkeeping& books);
 
-  // `-- mgr:no-transaction` file: its statements one by one in autocommit,
-  // then the bookkeeping in a transaction. On failure, on_failure runs.
+  // `-- mgr:no-transaction` file: on_start committed first, then its
+  // statements one by one in autocommit, then on_success in a transaction. On
+  // failure, on_failure runs; a kill leaves what on_start recorded.
   RunOutcome run_statements(const MigrationFile& file, const Bookkeeping& books);
 
+  // Both run_* end by returning the session to its initial state (RESET
+  // SESSION AUTHORIZATION, RESET ROLE, RESET ALL; the advisory lock stays), so
+  // no SET of one migration reaches the next. Throws ConnectionLost/Failure if
+  // that fails: nothing more may run on the connection then.
+
   // Runs `sql` (possibly many statements) as one simple query in autocommit.
-  // Throws Failure on error with the server's message.
+  // Throws Failure on error with the server's message, ConnectionLost when
+  // the connection is gone.
   void exec(const std::string& sql);
 
  private:
+  void reset_session(const MigrationFile& file, const RunOutcome& outcome);
+  // Runs `sql` in autocommit; "" on success, else the error text.
+  std::string try_exec(const std::string& sql);
+
   Session& m_session;
   const Environment& m_env;
 };

@@ -11,7 +11,8 @@
 namespace mgr {
 
 // absent: not recorded here, and no file either (applied elsewhere, then the file was removed).
-enum class CellState { applied, pending, checksum_differs, failed, file_missing, absent, unknown };
+// in_progress: a no-transaction migration that started and never finished (recorded as failed).
+enum class CellState { applied, pending, checksum_differs, failed, in_progress, file_missing, absent, unknown };
 
 const char* to_string(CellState s);
 
@@ -45,6 +46,8 @@ struct EnvSummary {
   std::optional<std::string> promote_from;
   std::optional<int> can_take;  // from promote_from; nullopt when the source is unreachable or none
   std::string next;             // one human sentence: "prod can take 3 migrations from test"
+  // What blocks apply here, one sentence each ("0002_x: checksum differs ..."); empty when healthy.
+  std::vector<std::string> problems;
 };
 
 struct StatusMatrix {

@@ -416,7 +416,11 @@ TEST_F(StatusTest, ShowsEveryCellState) {
   p.add("0002_add_col.sql", std::string(k_add_col) + "-- edited\n");
   std::filesystem::remove(p.dir() / "migrations/0004_gone.sql");
   auto r = p.mgr({"status", "--no-color"});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
+  // What apply would refuse is a problem, as in validate: exit 3, and dev is not "up to date".
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr("dev is up to date")));
+  EXPECT_THAT(r.out, HasSubstr("dev needs attention before the next apply (3 problems)"));
+  EXPECT_THAT(r.out, HasSubstr("0002_add_col: its file changed since it was applied (checksum differs)"));
   EXPECT_THAT(r.out, HasSubstr("CHECKSUM DIFFERS"));
   EXPECT_THAT(r.out, HasSubstr("FAILED"));
   EXPECT_THAT(r.out, HasSubstr("FILE MISSING"));
@@ -425,7 +429,8 @@ TEST_F(StatusTest, ShowsEveryCellState) {
   EXPECT_THAT(r.out, HasSubstr("applied 20"));
   EXPECT_THAT(r.out, Not(HasSubstr("\x1b[")));
   r = p.mgr({"status", "--json"});
-  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_THAT(r.out, HasSubstr("\"ok\": false"));
   for (const char* s : {"\"applied\"", "\"pending\"", "\"checksum-differs\"", "\"failed\"", "\"file-missing\""}) {
     EXPECT_THAT(r.out, HasSubstr(std::string("\"state\": ") + s)) << s;
   }

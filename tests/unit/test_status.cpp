@@ -11,6 +11,7 @@ namespace mgr {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string sum_of(const std::string& id) { return sha256_hex("status " + id); }
 
@@ -266,6 +267,45 @@ TEST(Status, FileMissingRowIsNotPendingInOtherEnvironments) {
   EXPECT_EQ(m.rows[1].cells[0].state, S::file_missing);
   EXPECT_EQ(m.summaries[1].pending, 0);
   EXPECT_NE(m.rows[1].cells[1].state, S::pending) << to_string(m.rows[1].cells[1].state);
+}
+
+}  // namespace
+}  // namespace mgr
+
+namespace mgr {
+namespace {
+
+// Issue 12 #8: "dev is up to date" beside a CHECKSUM DIFFERS cell was false.
+TEST(StatusProblems, AChangedFileIsNotUpToDate) {
+  auto c = three();
+  auto rows = rows_of({"0001", "0002", "0003"}, "dev");
+  rows[1].checksum = sum_of("edited");
+  auto m = build_status(c, {env("dev", rows)});
+  const auto& s = m.summaries.at(0);
+  EXPECT_THAT(s.next, Not(HasSubstr("up to date")));
+  EXPECT_THAT(s.next, HasSubstr("dev needs attention"));
+  ASSERT_EQ(s.problems.size(), 1u);
+  EXPECT_THAT(s.problems[0], HasSubstr("0002_b"));
+  EXPECT_THAT(s.problems[0], HasSubstr("checksum differs"));
+}
+
+TEST(StatusProblems, FailedInProgressAndMissingFilesAreProblems) {
+  auto c = three();
+  auto rows = rows_of({"0001", "0002", "0003", "0004"}, "dev");
+  rows[1].success = false;
+  rows[2].success = false;
+  rows[2].in_progress = true;
+  auto m = build_status(c, {env("dev", rows)});
+  EXPECT_EQ(column(m, 0), (std::vector<CellState>{S::applied, S::failed, S::in_progress, S::file_missing}));
+  const auto& s = m.summaries.at(0);
+  ASSERT_EQ(s.problems.size(), 3u);
+  EXPECT_THAT(s.problems[1], HasSubstr("never finished"));
+  EXPECT_STREQ(to_string(S::in_progress), "in-progress");
+}
+
+TEST(StatusProblems, AHealthyEnvironmentHasNone) {
+  auto m = build_status(three(), {env("dev", rows_of({"0001"}, "dev"))});
+  EXPECT_TRUE(m.summaries.at(0).problems.empty());
 }
 
 }  // namespace
