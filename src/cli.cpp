@@ -69,6 +69,8 @@ int run_cli(int argc, char** argv) {
   cmd_apply->add_option("env", apply_opts.env, "environment name")->required();
   cmd_apply->add_option("--to", apply_opts.to, "apply up to and including this migration id");
   cmd_apply->add_flag("--dry-run", apply_opts.dry_run, "check and print the plan; change nothing");
+  cmd_apply->add_flag("--sql", apply_opts.sql, "with --dry-run: print the exact SQL each migration would send")
+      ->needs("--dry-run");
   cmd_apply->add_flag("--yes", apply_opts.yes, "confirm without a prompt (CI)");
   cmd_apply->add_flag("--allow-out-of-order", apply_opts.allow_out_of_order,
                       "apply pending migrations older than the newest applied one");

@@ -2,6 +2,8 @@
 // applied migrations, newest first, each with the removal of its history row.
 #include <spdlog/spdlog.h>
 
+#include <map>
+
 #include "mgr/backup.hpp"
 #include "mgr/catalog.hpp"
 #include "mgr/commands.hpp"
@@ -72,7 +74,10 @@ int run_rollback(const GlobalOptions& global, const RollbackOptions& opts) {
   }
 
   // Every down file is checked before any runs: a rollback that stops halfway
-  // for a missing file is worse than one that never starts.
+  // for a missing file is worse than one that never starts. The file rules are
+  // apply's and validate's (plan.hpp); a file that does not parse is a bad file (exit 2).
+  std::map<std::string, std::vector<std::string>> folded_by_id;
+  std::vector<std::string> parse_errors;
   for (auto& s : steps) {
     s.migration = catalog.find(s.row.migration_id);  // numeric: "1" finds 0001_x
     if (s.migration == nullptr || !s.migration->down) {
@@ -85,6 +90,22 @@ int run_rollback(const GlobalOptions& global, const RollbackOptions& opts) {
                          s.migration->down->checksum.substr(0, 12) +
                          "...; restore it, or run `mgr repair " + env.name + "` if the edit is deliberate");
     }
+    if (s.migration != nullptr && s.migration->down) {
+      auto check = check_migration_file(s.row.migration_id, *s.migration->down, FileRole::down);
+      for (const auto& p : check.problems) {
+        if (p.code == "parse-error") {
+          parse_errors.push_back(p.message);
+        } else {
+          problems.push_back("[" + p.code + "] " + p.message);
+        }
+      }
+      if (!check.folded.empty()) folded_by_id[s.row.migration_id] = std::move(check.folded);
+    }
+  }
+  if (!parse_errors.empty()) {
+    throw ConfigError("rollback of " + env.name + " refused; nothing was changed: " +
+                      (parse_errors.size() == 1 ? "a down file does not parse:" : "down files do not parse:") +
+                      "\n  - " + join(parse_errors, "\n  - "));
   }
 
   json out{{"environment", env.name}, {"url", env.url.redacted()}, {"dry_run", opts.dry_run}};
@@ -187,6 +208,9 @@ int run_rollback(const GlobalOptions& global, const RollbackOptions& opts) {
       failed.outcome = "failed";
       books.on_failure = {"UPDATE " + table + " SET success = false WHERE migration_id = " + conn.quote(s.row.migration_id),
                           history.log_sql(failed)};
+    }
+    if (auto it = folded_by_id.find(s.row.migration_id); it != folded_by_id.end() && !global.json) {
+      print_line("    folded into mgr's transaction (the file's own block statements are not run): " + join(it->second, ", "));
     }
     auto outcome = no_tx ? runner.run_statements(down, books) : runner.run_in_transaction(down, books);
     total_ms += outcome.duration_ms;

@@ -51,15 +51,23 @@ class MigrationRunner {
   // On error the transaction is rolled back and nothing of it remains.
   RunOutcome run_in_transaction(const MigrationFile& file, const Bookkeeping& books);
 
+  // The exact query text run_in_transaction sends (`apply --dry-run --sql` prints it).
+  std::string transaction_sql(const MigrationFile& file, const Bookkeeping& books) const;
+
   // `-- mgr:no-transaction` file: its statements one by one in autocommit,
   // then the bookkeeping in a transaction. On failure, on_failure runs.
   RunOutcome run_statements(const MigrationFile& file, const Bookkeeping& books);
+
+  // The queries run_statements sends when every statement succeeds, in order.
+  std::vector<std::string> statement_queries(const MigrationFile& file, const Bookkeeping& books) const;
 
   // Runs `sql` (possibly many statements) as one simple query in autocommit.
   // Throws Failure on error with the server's message.
   void exec(const std::string& sql);
 
  private:
+  std::string transaction_prefix() const;
+
   Session& m_session;
   const Environment& m_env;
 };
