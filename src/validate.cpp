@@ -152,7 +152,10 @@ std::vector<Finding> file_findings(const CatalogScan& scan, const LintSettings& 
         bool error = f.severity == Severity::error && lint_policy == LintPolicy::block;
         std::string advice = f.advice;
         if (f.severity == Severity::error && find_lint_rule(f.rule) != nullptr && f.rule.rfind("allow-", 0) != 0) {
-          advice += " (if intended: `-- mgr:allow " + f.rule + " reason: <why>`)";
+          // Some rules' advice already says "with an allow and a reason": then only the syntax is added.
+          bool says_allow = advice.find("allow") != std::string::npos;
+          advice += (says_allow ? ": `" : " (if intended: `") + std::string("-- mgr:allow ") + f.rule + " reason: <why>`" +
+                    (says_allow ? "" : ")");
         }
         out.push_back({error ? FindingSeverity::error : FindingSeverity::warning, "lint-" + f.rule, std::nullopt, m.id,
                        where(f.path, f.pos) + ": " + f.message, advice});

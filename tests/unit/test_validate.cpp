@@ -80,6 +80,21 @@ TEST_F(ValidateFiles, FoldableBlockIsOnlyALintWarning) {
   EXPECT_EQ(lint[0]->severity, FindingSeverity::warning);
 }
 
+TEST_F(ValidateFiles, AdviceDoesNotRepeatTheAllowItAlreadyMentions) {
+  add("0001_drop.sql", "ALTER TABLE items DROP COLUMN label;\n");
+  add("0002_lock.sql", "LOCK TABLE items;\n");
+  auto fs = findings();
+  auto drop = with_code(fs, "lint-drop-column");
+  ASSERT_EQ(drop.size(), 1u);
+  EXPECT_EQ(drop[0]->advice.find("if intended"), std::string::npos) << drop[0]->advice;
+  EXPECT_NE(drop[0]->advice.find("with an allow and a reason: `-- mgr:allow drop-column reason: <why>`"), std::string::npos)
+      << drop[0]->advice;
+  auto lock = with_code(fs, "lint-lock-table");
+  ASSERT_EQ(lock.size(), 1u);
+  EXPECT_NE(lock[0]->advice.find("(if intended: `-- mgr:allow lock-table reason: <why>`)"), std::string::npos)
+      << lock[0]->advice;
+}
+
 TEST_F(ValidateFiles, CleanFilesHaveNoFindings) {
   add("0001_items.sql", "CREATE TABLE IF NOT EXISTS items (id bigint PRIMARY KEY, label text);\n");
   add("0001_items.down.sql", "DROP TABLE items;\n");  // destructive down files are fine
