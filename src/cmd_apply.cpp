@@ -97,6 +97,17 @@ std::vector<std::string> queries_for(MigrationRunner& runner, const Migration& m
   return {runner.transaction_sql(m.up, books)};
 }
 
+// What a failed no-transaction file left behind: a failure inside one of its
+// explicit blocks rolled that block back (the runner ends it), not the rest.
+std::string statements_that_stayed(const MigrationFile& file, const MigrationError& err) {
+  std::string out = "statements before the failing one stayed applied";
+  if (!err.pos) return out;
+  if (auto block = enclosing_block(file.sql, *err.pos)) {
+    out += ", except those of its BEGIN block from line " + std::to_string(block->line) + ", which was rolled back";
+  }
+  return out;
+}
+
 // The file's own BEGIN/COMMIT were folded into mgr's one transaction: say where.
 std::string folded_note(const std::vector<std::string>& folded) {
   return "    folded into mgr's transaction (the file's own block statements are not run): " + join(folded, ", ");
@@ -335,8 +346,8 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
       applied_json.push_back({{"id", m->id}, {"name", m->name}, {"outcome", "failed"}, {"duration_ms", outcome.duration_ms}});
       const auto& err = *outcome.error;
       std::string msg = err.format();
-      msg += no_tx ? "\n" + m->label() + " ran without a transaction and is recorded as failed: statements before the "
-                     "failing one stayed applied. Fix or undo them, then `mgr repair " + env.name + "`."
+      msg += no_tx ? "\n" + m->label() + " ran without a transaction and is recorded as failed: " +
+                         statements_that_stayed(m->up, err) + ". Fix or undo them, then `mgr repair " + env.name + "`."
                    : "\n" + m->label() + " was rolled back; the migrations before it stay applied, none after it ran.";
       if (global.json) {
         out["ok"] = false;

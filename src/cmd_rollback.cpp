@@ -13,6 +13,7 @@
 #include "mgr/plan.hpp"
 #include "mgr/runner.hpp"
 #include "mgr/session.hpp"
+#include "mgr/sql.hpp"
 #include "mgr/text.hpp"
 
 namespace mgr {
@@ -26,6 +27,14 @@ struct Step {
   const Migration* migration = nullptr;  // nullptr when the files no longer hold it
   std::string label() const { return row.migration_id + "_" + row.name; }
 };
+
+// A failure inside an explicit block of a no-transaction file rolled that block back.
+std::string block_note(const MigrationFile& file, const MigrationError& err) {
+  if (!err.pos) return "";
+  auto block = enclosing_block(file.sql, *err.pos);
+  return block ? " (except those of its BEGIN block from line " + std::to_string(block->line) + ", which was rolled back)"
+               : "";
+}
 
 }  // namespace
 
@@ -231,7 +240,8 @@ int run_rollback(const GlobalOptions& global, const RollbackOptions& opts) {
                       {"duration_ms", outcome.duration_ms}});
       std::string msg = err.format();
       msg += no_tx ? "\n" + down.path.filename().string() +
-                         " ran without a transaction: statements before the failing one stayed applied, and " +
+                         " ran without a transaction: statements before the failing one stayed applied" +
+                         block_note(down, err) + ", and " +
                          s.label() + " is now recorded as failed. Finish undoing it by hand, then `mgr repair " +
                          env.name + "` removes its row."
                    : "\nits transaction was rolled back, so " + s.label() + " is still applied; " +

@@ -219,6 +219,7 @@ void classify_in_transaction(TransactionStatement& t, const std::string& kind, b
       return;
     }
     block.open(index);
+    t.opens_block = true;
     if (has_options) {
       t.fate = Fate::refused;
       t.reason = "it sets modes for its own transaction (isolation level, read only, deferrable), which mgr's "
@@ -235,6 +236,7 @@ void classify_in_transaction(TransactionStatement& t, const std::string& kind, b
       t.reason = "no BEGIN before it: it would commit mgr's transaction early, without the history row";
     } else {
       t.fate = Fate::folded;
+      t.closes_block = true;
       block.close();
     }
   } else if (kind == "TRANS_STMT_ROLLBACK") {
@@ -271,11 +273,13 @@ void classify_no_transaction(TransactionStatement& t, const std::string& kind, b
       return;
     }
     block.open(index);
+    t.opens_block = true;
   } else if (kind == "TRANS_STMT_COMMIT" || kind == "TRANS_STMT_ROLLBACK") {
     if (!block.begin) {
       t.fate = Fate::refused;
       t.reason = "no BEGIN before it: there is no block to end";
     } else if (!chain) {
+      t.closes_block = true;
       block.close();
     }
   } else if (kind == "TRANS_STMT_SAVEPOINT") {
@@ -352,6 +356,17 @@ TransactionControl analyse_transaction_control(const std::string& sql, bool tran
     begin.reason = "never closed: no COMMIT or END after it";
   }
   return out;
+}
+
+std::optional<LineCol> enclosing_block(const std::string& sql, LineCol pos) {
+  auto before = [](LineCol a, LineCol b) { return a.line != b.line ? a.line < b.line : a.col < b.col; };
+  std::optional<LineCol> open;
+  for (const auto& t : analyse_transaction_control(sql, false).statements) {
+    if (!before(t.pos, pos)) break;
+    if (t.opens_block) open = t.pos;
+    if (t.closes_block) open.reset();
+  }
+  return open;
 }
 
 std::string transaction_body(const std::string& sql, const std::filesystem::path& path) {

@@ -75,6 +75,8 @@ struct TransactionStatement {
   LineCol pos;
   Fate fate = Fate::kept;
   std::string reason;      // why it is refused (one sentence), empty otherwise
+  bool opens_block = false;   // BEGIN / START TRANSACTION that opened a block
+  bool closes_block = false;  // COMMIT / END / ROLLBACK (without AND CHAIN) that closed one
 };
 
 struct TransactionControl {
@@ -89,6 +91,10 @@ struct TransactionControl {
 // parse tree (TransactionStmt and its kind). `transactional`: mgr wraps the
 // file in its own transaction (no `-- mgr:no-transaction`).
 TransactionControl analyse_transaction_control(const std::string& sql, bool transactional);
+
+// In a `-- mgr:no-transaction` file, the position of the BEGIN whose explicit
+// block holds `pos` (a failure there rolls that block back), if any.
+std::optional<LineCol> enclosing_block(const std::string& sql, LineCol pos);
 
 // The SQL mgr sends for a transactional file inside its own transaction: the
 // file with every folded statement replaced by spaces of the same byte length

@@ -302,3 +302,22 @@ TEST_F(TransactionBlocksTest, DryRunSqlPrintsTheExactQueriesWrapperIncludedAndCh
   // --sql without --dry-run is a usage error.
   EXPECT_EQ(p.mgr({"apply", "dev", "--sql"}).exit_code, 2);
 }
+
+TEST_F(TransactionBlocksTest, NoTransactionFailureInsideABlockSaysThatBlockWasRolledBack) {
+  Project p;
+  p.add("0001_t.sql", "CREATE TABLE IF NOT EXISTS t (id bigint);\n");
+  p.add("0002_fill.sql",
+        "-- mgr:no-transaction\n"
+        "INSERT INTO t (id) VALUES (1);\n"
+        "BEGIN;\n"
+        "INSERT INTO t (id) VALUES (2);\n"
+        "INSERT INTO t (id) VALUES ('not a number');\n"
+        "COMMIT;\n");
+  auto r = p.mgr({"apply", "dev"});
+  ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("0002_fill.sql:5:"));
+  EXPECT_THAT(r.err, HasSubstr("except those of its BEGIN block from line 3, which was rolled back"));
+  // ... and that is what happened: the row before the block stayed, the block's did not.
+  EXPECT_EQ(p.dev().scalar("SELECT string_agg(id::text, ',' ORDER BY id) FROM t"), "1");
+  EXPECT_EQ(applied_ids(p.dev()), "0001:true,0002:false");
+}

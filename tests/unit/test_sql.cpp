@@ -209,3 +209,12 @@ TEST(SqlTransactionControl, RefusalNamesFileLineAndStatement) {
     EXPECT_NE(std::string(e.what()).find("migrations/0001_x.sql:3: ROLLBACK:"), std::string::npos) << e.what();
   }
 }
+
+TEST(SqlTransactionControl, EnclosingBlockOfANoTransactionFile) {
+  std::string sql = "-- mgr:no-transaction\nSELECT 1;\nBEGIN;\nSELECT 2;\nSELECT 3;\nCOMMIT;\nSELECT 4;\n";
+  EXPECT_FALSE(enclosing_block(sql, LineCol{2, 1}));
+  auto inside = enclosing_block(sql, LineCol{5, 1});
+  ASSERT_TRUE(inside);
+  EXPECT_EQ(inside->line, 3);
+  EXPECT_FALSE(enclosing_block(sql, LineCol{7, 1}));
+}
