@@ -203,6 +203,23 @@ struct BlockState {
   }
 };
 
+// Every production of TransactionStmt in PostgreSQL's grammar (gram.y:
+// TransactionStmt, TransactionStmtLegacy) starts with one of these keywords,
+// so a statement that starts otherwise cannot be one. This only picks which
+// statements the parser looks at; the parser decides what each one is.
+bool may_be_transaction_stmt(const std::string& sql, std::size_t start, std::size_t end) {
+  std::string word;
+  for (std::size_t i = start; i < end && word.size() <= 9; ++i) {
+    char c = sql[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c < 'a' || c > 'z') break;
+    word += c;
+  }
+  static const std::set<std::string> k_first_keywords{"abort",  "begin",    "start",     "commit", "end",
+                                                      "rollback", "savepoint", "release", "prepare"};
+  return k_first_keywords.count(word) != 0;
+}
+
 const char* k_two_phase =
     "two-phase commit (PREPARE TRANSACTION, COMMIT/ROLLBACK PREPARED) hands a transaction to another session; "
     "it has no place in a migration";
@@ -314,25 +331,32 @@ bool TransactionControl::folds() const {
 
 TransactionControl analyse_transaction_control(const std::string& sql, bool transactional) {
   TransactionControl out;
-  auto parsed = parse_sql(sql);
-  if (parsed.error) {
-    out.error = parsed.error;
+  // The splitter runs the whole grammar without building a JSON tree (the
+  // costly part of a parse); only the few candidate statements are parsed.
+  SplitResult split(sql);
+  const auto& r = split.get();
+  if (r.error != nullptr) {
+    out.error = make_error(sql, *r.error);
     return out;
   }
-  out.statement_count = parsed.stmts.size();
   LineIndex index(sql);
   BlockState block;
-  for (const auto& raw : parsed.stmts) {
-    auto stmt = raw.find("stmt");
-    if (stmt == raw.end() || !stmt->is_object()) continue;
-    auto node = stmt->find("TransactionStmt");
-    if (node == stmt->end()) continue;
+  for (int i = 0; i < r.n_stmts; ++i) {
     // stmt_location includes the whitespace and comments before the statement;
-    // stmt_len is absent for a last statement without `;` (it runs to the end).
-    auto location = std::min(sql.size(), raw.value("stmt_location", std::size_t{0}));
-    auto length = raw.value("stmt_len", std::size_t{0});
+    // stmt_len is 0 for a last statement without `;` (it runs to the end).
+    auto location = std::min(sql.size(), static_cast<std::size_t>(r.stmts[i]->stmt_location));
+    auto length = static_cast<std::size_t>(r.stmts[i]->stmt_len);
     auto end = length == 0 ? sql.size() : std::min(sql.size(), location + length);
     auto start = std::min(skip_space_and_comments(sql, location), end);
+    if (start == end) continue;
+    ++out.statement_count;
+    if (!may_be_transaction_stmt(sql, start, end)) continue;
+    auto parsed = parse_sql(sql.substr(start, end - start));
+    if (parsed.error || parsed.stmts.size() != 1) continue;
+    auto stmt = parsed.stmts[0].find("stmt");
+    if (stmt == parsed.stmts[0].end() || !stmt->is_object()) continue;
+    auto node = stmt->find("TransactionStmt");
+    if (node == stmt->end()) continue;
     TransactionStatement t;
     t.offset = start;
     t.length = end - start;

@@ -218,3 +218,16 @@ TEST(SqlTransactionControl, EnclosingBlockOfANoTransactionFile) {
   EXPECT_EQ(inside->line, 3);
   EXPECT_FALSE(enclosing_block(sql, LineCol{7, 1}));
 }
+
+TEST(SqlTransactionControl, OnlyTheParserDecidesWhatIsATransactionStatement) {
+  // Mixed case, comments inside, and statements that start like one but are not.
+  std::string sql = "PREPARE q AS SELECT 1;\nBeGiN/* why */;\nCREATE TABLE \"begin\" (id int);\n"
+                    "SELECT 'COMMIT';\nEXECUTE q;\nCommit\n-- done\n;\n";
+  auto c = analyse_transaction_control(sql, true);
+  ASSERT_EQ(c.statements.size(), 2u);
+  EXPECT_EQ(c.statements[0].pos.line, 2);
+  EXPECT_EQ(c.statements[0].text, "BeGiN/* why */");
+  EXPECT_EQ(c.statements[1].pos.line, 6);
+  EXPECT_EQ(fates(c), (std::vector<Fate>{Fate::folded, Fate::folded}));
+  EXPECT_EQ(c.statement_count, 6u);
+}
