@@ -117,6 +117,8 @@ void define_migration_commands(CLI::App& app, Parsed& p) {
   apply->add_option("env", p.apply.env, "environment name")->required();
   apply->add_option("--to", p.apply.to, "apply up to and including this migration id")->option_text("ID");
   apply->add_flag("--dry-run", p.apply.dry_run, "check and print the plan; change nothing");
+  apply->add_flag("--sql", p.apply.sql, "with --dry-run: print the exact SQL each migration would send")
+      ->needs("--dry-run");
   apply->add_flag("--yes", p.apply.yes, "confirm without a prompt (CI)");
   apply->add_flag("--allow-out-of-order", p.apply.allow_out_of_order,
                   "apply pending migrations older than the newest applied one");

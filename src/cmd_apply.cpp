@@ -49,7 +49,8 @@ std::vector<Problem> lint_policy(const Config& config, const Environment& env, c
     auto result = lint_migration(m->up, settings);
     allowed_by_id[m->id] = join(result.allowed_rules(), ",");
     for (const auto& f : result.findings) {
-      if (f.allowed) continue;
+      // Refused by the file rules whatever the policy; listed there once.
+      if (f.allowed || (f.rule == "transaction-control" && f.severity == Severity::error)) continue;
       auto where = f.path.string() + ":" + std::to_string(f.pos.line) + ":" + std::to_string(f.pos.col);
       bool is_error = f.severity == Severity::error;
       if (is_error && env.lint == LintPolicy::block) {
@@ -64,6 +65,60 @@ std::vector<Problem> lint_policy(const Config& config, const Environment& env, c
   return problems;
 }
 
+struct MigrationBooks {
+  LogEntry log;
+  Bookkeeping books;
+};
+
+// The history and audit rows of migration `m`: they commit with it, or, for a
+// no-transaction file, an in-progress row committed before its first statement
+// is finished as a success or a failure after it.
+MigrationBooks bookkeeping_for(HistoryStore& history, const Migration& m, const std::string& env,
+                               const std::string& os_user, const std::optional<std::string>& backup_file,
+                               const std::string& allowed_rules) {
+  HistoryRow row = history_row_for(m, env, "apply", os_user);
+  row.backup = backup_file;
+  row.allowed_rules = allowed_rules;
+  MigrationBooks out{LogEntry::of("apply", m.id, os_user, m.label()), {}};
+  out.log.backup = backup_file;
+  if (m.up.directives.no_transaction) {
+    // Recorded as started (failed, in progress) before its first statement.
+    HistoryRow started = row;
+    started.success = false;
+    started.in_progress = true;
+    LogEntry failed_log = out.log;
+    failed_log.outcome = "failed";
+    out.books.on_start = {history.insert_sql(started)};
+    out.books.on_success = {history.finish_sql(m.id, true), history.log_sql(out.log, true)};
+    out.books.on_failure = {history.finish_sql(m.id, false), history.log_sql(failed_log)};
+  } else {
+    out.books.on_success = {history.insert_sql(row, true), history.log_sql(out.log, true)};
+  }
+  return out;
+}
+
+// `apply --dry-run --sql`: what would be sent for `m`, query by query.
+std::vector<std::string> queries_for(MigrationRunner& runner, const Migration& m, const Bookkeeping& books) {
+  if (m.up.directives.no_transaction) return runner.statement_queries(m.up, books);
+  return {runner.transaction_sql(m.up, books)};
+}
+
+// What a failed no-transaction file left behind: a failure inside one of its
+// explicit blocks rolled that block back (the runner ends it), not the rest.
+std::string statements_that_stayed(const MigrationFile& file, const MigrationError& err) {
+  std::string out = "statements before the failing one stayed applied";
+  if (!err.pos) return out;
+  if (auto block = enclosing_block(file.sql, *err.pos)) {
+    out += ", except those of its BEGIN block from line " + std::to_string(block->line) + ", which was rolled back";
+  }
+  return out;
+}
+
+// The file's own BEGIN/COMMIT were folded into mgr's one transaction: say where.
+std::string folded_note(const std::vector<std::string>& folded) {
+  return "    folded into mgr's transaction (the file's own block statements are not run): " + join(folded, ", ");
+}
+
 // What the operator must know after a migration did not succeed: only what
 // is certain (a rollback is claimed only when the server reported one).
 std::string apply_failure_text(const Migration& m, const std::string& env, const RunOutcome& outcome) {
@@ -76,8 +131,10 @@ std::string apply_failure_text(const Migration& m, const std::string& env, const
     case RunState::done: break;
     case RunState::partial:
       text = m.up.directives.no_transaction
-                 ? label + " ran without a transaction and is recorded as failed: statements before the failing one "
-                           "stayed applied. Fix or undo them, then `mgr repair " + env + "`."
+                 ? label + " ran without a transaction and is recorded as failed: " +
+                       (outcome.error ? statements_that_stayed(m.up, *outcome.error)
+                                      : std::string("statements before the failing one stayed applied")) +
+                       ". Fix or undo them, then `mgr repair " + env + "`."
                  : label + " ended its transaction itself: what ran before that stayed committed, and it is not "
                            "recorded. Check the database, then `mgr status " + env + "`.";
       break;
@@ -163,16 +220,25 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
   auto plan = make_plan(in);
   source_session.reset();
 
-  // A file of comments only (an unedited `mgr new`) would be recorded as applied while doing nothing.
+  // Every file of the plan passes the file rules before anything changes (the
+  // same rules as validate): a file that does not parse is a bad file (exit 2).
+  std::map<std::string, std::vector<std::string>> folded_by_id;
+  std::vector<std::string> parse_errors;
   for (const auto* m : plan.to_apply) {
-    try {
-      if (split_statements(m->up.sql).empty()) {
-        plan.problems.push_back({"empty-migration", m->id,
-                                 m->up.path.string() + " contains no SQL statement (only comments); write it or delete it"});
+    auto check = check_migration_file(m->id, m->up, FileRole::up);
+    for (auto& p : check.problems) {
+      if (p.code == "parse-error") {
+        parse_errors.push_back(p.message);
+      } else {
+        plan.problems.push_back(std::move(p));
       }
-    } catch (const Error&) {
-      // Unparseable here: the server has the last word and reports the position.
     }
+    if (!check.folded.empty()) folded_by_id[m->id] = std::move(check.folded);
+  }
+  if (!parse_errors.empty()) {
+    throw ConfigError("apply to " + env.name + " refused; nothing was changed: " +
+                      (parse_errors.size() == 1 ? "a migration does not parse:" : "migrations do not parse:") +
+                      "\n  - " + join(parse_errors, "\n  - "));
   }
 
   std::map<std::string, std::string> allowed_by_id;
@@ -183,7 +249,8 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
   json plan_json = json::array();
   for (const auto* m : plan.to_apply) {
     plan_json.push_back({{"id", m->id}, {"name", m->name}, {"file", m->up.path.string()},
-                         {"no_transaction", m->up.directives.no_transaction}});
+                         {"no_transaction", m->up.directives.no_transaction},
+                         {"folded", folded_by_id.count(m->id) != 0 ? json(folded_by_id[m->id]) : json::array()}});
   }
   out["plan"] = plan_json;
   out["problems"] = problems_json(plan.problems);
@@ -216,6 +283,17 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
   if (opts.dry_run) {
     out["ok"] = true;
     out["applied"] = json::array();
+    std::vector<std::vector<std::string>> sql_of;  // per migration, with --sql
+    if (opts.sql) {
+      MigrationRunner runner(session, env);
+      const auto os_user = os_user_at_host();
+      for (std::size_t i = 0; i < plan.to_apply.size(); ++i) {
+        const auto* m = plan.to_apply[i];
+        auto books = bookkeeping_for(history, *m, env.name, os_user, std::nullopt, allowed_by_id[m->id]).books;
+        sql_of.push_back(queries_for(runner, *m, books));
+        out["plan"][i]["sql"] = sql_of.back();
+      }
+    }
     if (global.json) {
       print_json(out);
     } else {
@@ -223,18 +301,37 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
                  " (" + env.url.redacted() + "), in this order:");
       for (const auto* m : plan.to_apply) {
         print_line("  " + m->label() + (m->up.directives.no_transaction ? "  (no-transaction)" : ""));
+        if (auto it = folded_by_id.find(m->id); it != folded_by_id.end()) print_line(folded_note(it->second));
       }
       if (env.promote_from) print_line("promotion gate: every one is applied in " + *env.promote_from + " with the same checksum");
+      for (std::size_t i = 0; i < sql_of.size(); ++i) {
+        const auto* m = plan.to_apply[i];
+        print_line("");
+        print_line(m->up.directives.no_transaction
+                       ? "-- " + m->label() + ": no-transaction, each query below is sent on its own (autocommit)"
+                       : "-- " + m->label() + ": sent as one query");
+        if (env.backup == BackupPolicy::required) {
+          print_line("-- (the real run also fills the rows' backup column with the backup it takes first)");
+        }
+        for (const auto& q : sql_of[i]) print_line(q);
+      }
       print_line("nothing was changed");
     }
     return 0;
   }
 
   if (env.confirm) {
-    confirm_or_refuse(env.name,
-                      "About to apply " + std::to_string(plan.to_apply.size()) + " migration(s) to " + env.name + " (" +
-                          env.url.redacted() + ").",
-                      opts.yes);
+    // The prompt names what will run: the count alone does not tell a wrong plan from a right one.
+    std::string what = "About to apply " + std::to_string(plan.to_apply.size()) + " migration(s) to " + env.name + " (" +
+                       env.url.redacted() + "):";
+    for (std::size_t i = 0; i < plan.to_apply.size(); ++i) {
+      if (i == 20 && plan.to_apply.size() > 21) {
+        what += "\n  ... and " + std::to_string(plan.to_apply.size() - i) + " more, up to " + plan.to_apply.back()->label();
+        break;
+      }
+      what += "\n  " + plan.to_apply[i]->label();
+    }
+    confirm_or_refuse(env.name, what, opts.yes);
   }
 
   // Backup first, then the history table: if the backup fails, the database is untouched.
@@ -268,27 +365,9 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
   if (!global.json) print_line("applying " + std::to_string(plan.to_apply.size()) + " migration(s) to " + env.name + " (" + env.url.redacted() + ")");
   for (const auto* m : plan.to_apply) {
     spdlog::debug("{}: applying {} ({})", env.name, m->label(), m->up.path.string());
-    HistoryRow row = history_row_for(*m, env.name, "apply", os_user);
-    row.backup = backup_file;
-    row.allowed_rules = allowed_by_id[m->id];
-    LogEntry log = LogEntry::of("apply", m->id, os_user, m->label());
-    log.backup = backup_file;
-
-    Bookkeeping books;
+    auto [log, books] = bookkeeping_for(history, *m, env.name, os_user, backup_file, allowed_by_id[m->id]);
     bool no_tx = m->up.directives.no_transaction;
-    if (no_tx) {
-      // Recorded as started (failed, in progress) before its first statement.
-      HistoryRow started = row;
-      started.success = false;
-      started.in_progress = true;
-      LogEntry failed_log = log;
-      failed_log.outcome = "failed";
-      books.on_start = {history.insert_sql(started)};
-      books.on_success = {history.finish_sql(m->id, true), history.log_sql(log, true)};
-      books.on_failure = {history.finish_sql(m->id, false), history.log_sql(failed_log)};
-    } else {
-      books.on_success = {history.insert_sql(row, true), history.log_sql(log, true)};
-    }
+    if (auto it = folded_by_id.find(m->id); it != folded_by_id.end() && !global.json) print_line(folded_note(it->second));
     auto outcome = no_tx ? runner.run_statements(m->up, books) : runner.run_in_transaction(m->up, books);
     total_ms += outcome.duration_ms;
     if (!outcome.ok) {

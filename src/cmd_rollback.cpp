@@ -2,6 +2,8 @@
 // applied migrations, newest first, each with the removal of its history row.
 #include <spdlog/spdlog.h>
 
+#include <map>
+
 #include "mgr/backup.hpp"
 #include "mgr/catalog.hpp"
 #include "mgr/commands.hpp"
@@ -12,6 +14,7 @@
 #include "mgr/plan.hpp"
 #include "mgr/runner.hpp"
 #include "mgr/session.hpp"
+#include "mgr/sql.hpp"
 #include "mgr/text.hpp"
 
 namespace mgr {
@@ -25,6 +28,14 @@ struct Step {
   const Migration* migration = nullptr;  // nullptr when the files no longer hold it
   std::string label() const { return row.migration_id + "_" + row.name; }
 };
+
+// A failure inside an explicit block of a no-transaction file rolled that block back.
+std::string block_note(const MigrationFile& file, const MigrationError& err) {
+  if (!err.pos) return "";
+  auto block = enclosing_block(file.sql, *err.pos);
+  return block ? " (except those of its BEGIN block from line " + std::to_string(block->line) + ", which was rolled back)"
+               : "";
+}
 
 // Only what is certain: "rolled back" only when the server reported it.
 std::string rollback_failure_text(const MigrationFile& down, const std::string& label, const std::string& env,
@@ -40,7 +51,8 @@ std::string rollback_failure_text(const MigrationFile& down, const std::string& 
     case RunState::not_started: text = "nothing of " + file + " ran, so " + label + " is still applied; " + before; break;
     case RunState::partial:
       text = down.directives.no_transaction
-                 ? file + " ran without a transaction: statements before the failing one stayed applied, and " + label +
+                 ? file + " ran without a transaction: statements before the failing one stayed applied" +
+                       (outcome.error ? block_note(down, *outcome.error) : std::string()) + ", and " + label +
                        " is now recorded as failed. Finish undoing it by hand, then `mgr repair " + env +
                        "` removes its row."
                  : file + " ended its transaction itself: what ran before that stayed committed, and " + label +
@@ -107,7 +119,10 @@ int run_rollback(const GlobalOptions& global, const RollbackOptions& opts) {
   }
 
   // Every down file is checked before any runs: a rollback that stops halfway
-  // for a missing file is worse than one that never starts.
+  // for a missing file is worse than one that never starts. The file rules are
+  // apply's and validate's (plan.hpp); a file that does not parse is a bad file (exit 2).
+  std::map<std::string, std::vector<std::string>> folded_by_id;
+  std::vector<std::string> parse_errors;
   for (auto& s : steps) {
     s.migration = catalog.find(s.row.migration_id);  // numeric: "1" finds 0001_x
     if (s.migration == nullptr || !s.migration->down) {
@@ -120,6 +135,22 @@ int run_rollback(const GlobalOptions& global, const RollbackOptions& opts) {
                          s.migration->down->checksum.substr(0, 12) +
                          "...; restore it, or run `mgr repair " + env.name + "` if the edit is deliberate");
     }
+    if (s.migration != nullptr && s.migration->down) {
+      auto check = check_migration_file(s.row.migration_id, *s.migration->down, FileRole::down);
+      for (const auto& p : check.problems) {
+        if (p.code == "parse-error") {
+          parse_errors.push_back(p.message);
+        } else {
+          problems.push_back("[" + p.code + "] " + p.message);
+        }
+      }
+      if (!check.folded.empty()) folded_by_id[s.row.migration_id] = std::move(check.folded);
+    }
+  }
+  if (!parse_errors.empty()) {
+    throw ConfigError("rollback of " + env.name + " refused; nothing was changed: " +
+                      (parse_errors.size() == 1 ? "a down file does not parse:" : "down files do not parse:") +
+                      "\n  - " + join(parse_errors, "\n  - "));
   }
 
   json out{{"environment", env.name}, {"url", env.url.redacted()}, {"dry_run", opts.dry_run}};
@@ -220,6 +251,9 @@ int run_rollback(const GlobalOptions& global, const RollbackOptions& opts) {
       failed.outcome = "failed";
       books.on_start = {history.mark_failed_sql(s.row.migration_id, true)};
       books.on_failure = {history.mark_failed_sql(s.row.migration_id), history.log_sql(failed)};
+    }
+    if (auto it = folded_by_id.find(s.row.migration_id); it != folded_by_id.end() && !global.json) {
+      print_line("    folded into mgr's transaction (the file's own block statements are not run): " + join(it->second, ", "));
     }
     auto outcome = no_tx ? runner.run_statements(down, books) : runner.run_in_transaction(down, books);
     total_ms += outcome.duration_ms;

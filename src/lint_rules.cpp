@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "lint_internal.hpp"
+#include "mgr/sql.hpp"
 
 namespace mgr::lint_detail {
 
@@ -510,6 +511,47 @@ std::string relation_list(const Json& relations) {
   return join(names, ", ");
 }
 
+// transaction-control: the file-level verdict apply and rollback enforce
+// (sql.hpp), looked up for this statement. Cached per file text so a file
+// with several such statements is classified once.
+void report_transaction_control(FileAnalysis& a, const Stmt& s) {
+  if (s.in_do) {
+    a.report("transaction-control", a.stmt_pos(s), "transaction control inside a DO block: mgr controls the transaction");
+    return;
+  }
+  thread_local std::string cached_sql;
+  thread_local bool cached_transactional = true;
+  thread_local TransactionControl cached;
+  if (cached_sql != a.file().sql || cached_transactional != a.transactional() || cached.statements.empty()) {
+    cached = analyse_transaction_control(a.file().sql, a.transactional());
+    cached_sql = a.file().sql;
+    cached_transactional = a.transactional();
+  }
+  // A refused file runs nothing: only the refused statements are worth reading then.
+  const bool refused = cached.refused();
+  for (const auto& t : cached.statements) {
+    if (t.offset != s.offset || (refused && t.fate != TransactionStatement::Fate::refused)) continue;
+    switch (t.fate) {
+      case TransactionStatement::Fate::folded:
+        a.report("transaction-control", a.stmt_pos(s),
+                 fmt::format("{} folded into mgr's transaction: the whole file runs as one transaction, this "
+                             "statement is not sent", t.text),
+                 Severity::warning);
+        break;
+      case TransactionStatement::Fate::kept:
+        if (a.transactional()) {
+          a.report("transaction-control", a.stmt_pos(s),
+                   fmt::format("{} runs inside mgr's transaction", t.text), Severity::warning);
+        }
+        break;
+      case TransactionStatement::Fate::refused:
+        a.report("transaction-control", a.stmt_pos(s),
+                 fmt::format("{}: {}; apply and rollback refuse the file whatever the lint policy", t.text, t.reason));
+        break;
+    }
+  }
+}
+
 }  // namespace
 
 void check_statement(FileAnalysis& a, const Stmt& s) {
@@ -573,11 +615,7 @@ void check_statement(FileAnalysis& a, const Stmt& s) {
                            relation_list(field(b, "relations"))));
     }
   } else if (k == "TransactionStmt") {
-    std::string kind = str(b, "kind");
-    std::string what = kind.rfind("TRANS_STMT_", 0) == 0 ? kind.substr(11) : kind;
-    std::replace(what.begin(), what.end(), '_', ' ');
-    a.report("transaction-control", a.stmt_pos(s),
-             fmt::format("{} inside a migration: mgr controls the transaction", what));
+    report_transaction_control(a, s);
   } else if (k == "AlterEnumStmt") {
     std::string label = str(b, "newVal");
     if (!label.empty() && field(b, "oldVal").is_null() && a.in_transaction()) {

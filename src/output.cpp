@@ -85,7 +85,8 @@ void print_line(const std::string& s) {
 void confirm_or_refuse(const std::string& env, const std::string& what, bool yes) {
   if (yes) return;
   if (!::isatty(STDIN_FILENO)) {
-    throw Refused(what + " needs confirmation: no terminal to ask on; pass --yes to confirm for '" + env + "'");
+    throw Refused(what + "\nThat needs confirmation and there is no terminal to ask on: pass --yes to confirm for '" +
+                  env + "'. Nothing was changed.");
   }
   std::cerr << what << "\nType the environment name (" << env << ") to continue: " << std::flush;
   std::string answer;

@@ -5,6 +5,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "mgr/sql.hpp"
+
 namespace mgr {
 
 namespace {
@@ -18,7 +20,54 @@ std::unordered_map<std::string, const HistoryRow*> index_rows(const std::vector<
   return by_id;
 }
 
+std::string no_transaction_way_out(const MigrationFile& file) {
+  if (file.directives.no_transaction) {
+    return "balance the file's blocks: each BEGIN/START TRANSACTION closed by COMMIT/END or ROLLBACK, without "
+           "nesting";
+  }
+  return "mgr runs this file in one transaction of its own; to run it as written, start it with "
+         "`-- mgr:no-transaction` (explicit BEGIN/COMMIT blocks then group its statements)";
+}
+
 }  // namespace
+
+bool FileCheck::parse_error() const {
+  return std::any_of(problems.begin(), problems.end(), [](const Problem& p) { return p.code == "parse-error"; });
+}
+
+FileCheck check_migration_file(const std::string& migration_id, const MigrationFile& file, FileRole role) {
+  FileCheck out;
+  const auto path = file.path.string();
+  auto control = analyse_transaction_control(file.sql, !file.directives.no_transaction);
+  if (control.error) {
+    out.problems.push_back({"parse-error", migration_id,
+                            path + ":" + std::to_string(control.error->pos.line) + ":" +
+                                std::to_string(control.error->pos.col) + ": does not parse: " + control.error->message});
+    return out;
+  }
+  if (control.statement_count == 0) {
+    if (role == FileRole::up) {
+      out.problems.push_back({"empty-migration", migration_id,
+                              path + " contains no SQL statement (only comments); write it or delete it"});
+    } else {
+      out.problems.push_back({"empty-down", migration_id,
+                              path + " contains no SQL statement (only comments): a rollback would remove the "
+                                     "history row and undo nothing; write the SQL that undoes the migration, or "
+                                     "delete the file"});
+    }
+    return out;
+  }
+  for (const auto& t : control.statements) {
+    auto where = path + ":" + std::to_string(t.pos.line);
+    if (t.fate == TransactionStatement::Fate::folded) out.folded.push_back(where + " " + t.text);
+    if (t.fate == TransactionStatement::Fate::refused) {
+      out.problems.push_back({"transaction-control", migration_id,
+                              where + ": " + t.text + ": " + t.reason + "; nothing runs. " +
+                                  no_transaction_way_out(file)});
+    }
+  }
+  return out;
+}
 
 std::vector<Problem> check_history(const Catalog& catalog, const std::string& env,
                                    const std::vector<HistoryRow>& applied) {

@@ -123,18 +123,29 @@ void MigrationRunner::reset_session(const MigrationFile& file, const RunOutcome&
                 " failed, so nothing more runs on it: " + err);
 }
 
-RunOutcome MigrationRunner::run_in_transaction(const MigrationFile& file, const Bookkeeping& books) {
-  PGconn* conn = m_session.raw();
+std::string MigrationRunner::transaction_prefix() const {
   std::string prefix = "BEGIN;\n";
   if (m_env.lock_timeout) prefix += "SET LOCAL lock_timeout = " + m_session.quote(*m_env.lock_timeout) + ";\n";
   if (m_env.statement_timeout) {
     prefix += "SET LOCAL statement_timeout = " + m_session.quote(*m_env.statement_timeout) + ";\n";
   }
-  std::string sent = prefix + file.sql;
+  return prefix;
+}
+
+std::string MigrationRunner::transaction_sql(const MigrationFile& file, const Bookkeeping& books) const {
+  // The file's own BEGIN/COMMIT pairs are blanked (folded); anything that could end this transaction throws first.
+  std::string sent = transaction_prefix() + transaction_body(file.sql, file.path);
   // A newline first: the file may end inside a `--` comment.
   sent += "\n;\n";
   for (const auto& s : books.on_success) sent += s + ";\n";
   sent += "COMMIT;";
+  return sent;
+}
+
+RunOutcome MigrationRunner::run_in_transaction(const MigrationFile& file, const Bookkeeping& books) {
+  PGconn* conn = m_session.raw();
+  const std::string prefix = transaction_prefix();
+  const std::string sent = transaction_sql(file, books);
 
   RunOutcome out;
   auto start = Clock::now();
@@ -170,6 +181,24 @@ RunOutcome MigrationRunner::run_in_transaction(const MigrationFile& file, const 
     }
   }
   reset_session(file, out);
+  return out;
+}
+
+std::vector<std::string> MigrationRunner::statement_queries(const MigrationFile& file, const Bookkeeping& books) const {
+  // Mirrors run_statements' success path, query by query.
+  std::vector<std::string> out;
+  std::string settings;
+  if (m_env.lock_timeout) settings += "SET lock_timeout = " + m_session.connection().quote(*m_env.lock_timeout) + ";";
+  if (m_env.statement_timeout) {
+    settings += "SET statement_timeout = " + m_session.connection().quote(*m_env.statement_timeout) + ";";
+  }
+  if (!settings.empty()) out.push_back(settings);
+  for (const auto& st : split_statements(file.sql)) out.push_back(st.text);
+  if (!settings.empty()) out.push_back("RESET lock_timeout; RESET statement_timeout");
+  std::string books_sql = "BEGIN;\n";
+  for (const auto& s : books.on_success) books_sql += s + ";\n";
+  books_sql += "COMMIT;";
+  out.push_back(books_sql);
   return out;
 }
 

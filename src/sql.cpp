@@ -3,6 +3,7 @@
 #include <pg_query.h>
 
 #include <algorithm>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -163,6 +164,255 @@ PlpgsqlParse parse_plpgsql_body(const std::string& body) {
   auto tree = nlohmann::json::parse(r.plpgsql_funcs);
   if (tree.is_array()) {
     for (auto& f : tree) out.functions.push_back(std::move(f));
+  }
+  return out;
+}
+
+namespace {
+
+// The statement as a one-line label for messages ("START TRANSACTION").
+std::string one_line_label(const std::string& text) {
+  std::string out;
+  bool blank = false;
+  for (char c : text) {
+    if (is_space(c)) {
+      blank = !out.empty();
+      continue;
+    }
+    if (blank) out += ' ';
+    blank = false;
+    out += c;
+  }
+  if (out.size() > 60) out = out.substr(0, 57) + "...";
+  return out;
+}
+
+using Fate = TransactionStatement::Fate;
+
+// The open BEGIN block (or, outside any block, the implicit scope) while walking the file.
+struct BlockState {
+  std::optional<std::size_t> begin;  // index of the open block's BEGIN in the result
+  std::set<std::string> savepoints;  // set in the current scope
+  void open(std::size_t index) {
+    begin = index;
+    savepoints.clear();
+  }
+  void close() {
+    begin.reset();
+    savepoints.clear();
+  }
+};
+
+// Every production of TransactionStmt in PostgreSQL's grammar (gram.y:
+// TransactionStmt, TransactionStmtLegacy) starts with one of these keywords,
+// so a statement that starts otherwise cannot be one. This only picks which
+// statements the parser looks at; the parser decides what each one is.
+bool may_be_transaction_stmt(const std::string& sql, std::size_t start, std::size_t end) {
+  std::string word;
+  for (std::size_t i = start; i < end && word.size() <= 9; ++i) {
+    char c = sql[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c < 'a' || c > 'z') break;
+    word += c;
+  }
+  static const std::set<std::string> k_first_keywords{"abort",  "begin",    "start",     "commit", "end",
+                                                      "rollback", "savepoint", "release", "prepare"};
+  return k_first_keywords.count(word) != 0;
+}
+
+const char* k_two_phase =
+    "two-phase commit (PREPARE TRANSACTION, COMMIT/ROLLBACK PREPARED) hands a transaction to another session; "
+    "it has no place in a migration";
+
+// Transactional file: mgr's BEGIN ... COMMIT around the file is the one transaction.
+void classify_in_transaction(TransactionStatement& t, const std::string& kind, bool chain, bool has_options,
+                             const std::string& savepoint, BlockState& block, std::size_t index,
+                             const std::vector<TransactionStatement>& done) {
+  if (kind == "TRANS_STMT_BEGIN" || kind == "TRANS_STMT_START") {
+    if (block.begin) {
+      t.fate = Fate::refused;
+      t.reason = "nested: a block is already open since line " + std::to_string(done[*block.begin].pos.line) +
+                 " (PostgreSQL would ignore this BEGIN, and the next COMMIT would end the outer block)";
+      return;
+    }
+    block.open(index);
+    t.opens_block = true;
+    if (has_options) {
+      t.fate = Fate::refused;
+      t.reason = "it sets modes for its own transaction (isolation level, read only, deferrable), which mgr's "
+                 "transaction cannot take on";
+      return;
+    }
+    t.fate = Fate::folded;
+  } else if (kind == "TRANS_STMT_COMMIT") {
+    if (chain) {
+      t.fate = Fate::refused;
+      t.reason = "COMMIT AND CHAIN commits and opens a new transaction at once; one transaction cannot do that";
+    } else if (!block.begin) {
+      t.fate = Fate::refused;
+      t.reason = "no BEGIN before it: it would commit mgr's transaction early, without the history row";
+    } else {
+      t.fate = Fate::folded;
+      t.closes_block = true;
+      block.close();
+    }
+  } else if (kind == "TRANS_STMT_ROLLBACK") {
+    t.fate = Fate::refused;
+    t.reason = "ROLLBACK discards its block; inside mgr's one transaction it would discard the whole migration "
+               "and end mgr's transaction";
+    block.close();
+  } else if (kind == "TRANS_STMT_SAVEPOINT") {
+    t.fate = Fate::kept;
+    block.savepoints.insert(savepoint);
+  } else if (kind == "TRANS_STMT_RELEASE" || kind == "TRANS_STMT_ROLLBACK_TO") {
+    if (block.savepoints.count(savepoint) != 0) {
+      t.fate = Fate::kept;
+    } else {
+      t.fate = Fate::refused;
+      t.reason = "no SAVEPOINT " + savepoint + " earlier in the same block; folded, it could reach across a COMMIT";
+    }
+  } else {
+    t.fate = Fate::refused;
+    t.reason = k_two_phase;
+  }
+}
+
+// `-- mgr:no-transaction` file: statements run one by one in autocommit, so
+// explicit blocks are how statements are grouped; they only have to be balanced.
+void classify_no_transaction(TransactionStatement& t, const std::string& kind, bool chain,
+                             const std::string& savepoint, BlockState& block, std::size_t index,
+                             const std::vector<TransactionStatement>& done) {
+  t.fate = Fate::kept;
+  if (kind == "TRANS_STMT_BEGIN" || kind == "TRANS_STMT_START") {
+    if (block.begin) {
+      t.fate = Fate::refused;
+      t.reason = "nested: a block is already open since line " + std::to_string(done[*block.begin].pos.line);
+      return;
+    }
+    block.open(index);
+    t.opens_block = true;
+  } else if (kind == "TRANS_STMT_COMMIT" || kind == "TRANS_STMT_ROLLBACK") {
+    if (!block.begin) {
+      t.fate = Fate::refused;
+      t.reason = "no BEGIN before it: there is no block to end";
+    } else if (!chain) {
+      t.closes_block = true;
+      block.close();
+    }
+  } else if (kind == "TRANS_STMT_SAVEPOINT") {
+    if (!block.begin) {
+      t.fate = Fate::refused;
+      t.reason = "outside a BEGIN block: a savepoint needs a transaction block";
+      return;
+    }
+    block.savepoints.insert(savepoint);
+  } else if (kind == "TRANS_STMT_RELEASE" || kind == "TRANS_STMT_ROLLBACK_TO") {
+    if (!block.begin || block.savepoints.count(savepoint) == 0) {
+      t.fate = Fate::refused;
+      t.reason = "no SAVEPOINT " + savepoint + " earlier in the same block";
+    }
+  } else {
+    t.fate = Fate::refused;
+    t.reason = k_two_phase;
+  }
+}
+
+}  // namespace
+
+bool TransactionControl::refused() const {
+  return std::any_of(statements.begin(), statements.end(),
+                     [](const TransactionStatement& t) { return t.fate == Fate::refused; });
+}
+
+bool TransactionControl::folds() const {
+  return std::any_of(statements.begin(), statements.end(),
+                     [](const TransactionStatement& t) { return t.fate == Fate::folded; });
+}
+
+TransactionControl analyse_transaction_control(const std::string& sql, bool transactional) {
+  TransactionControl out;
+  // The splitter runs the whole grammar without building a JSON tree (the
+  // costly part of a parse); only the few candidate statements are parsed.
+  SplitResult split(sql);
+  const auto& r = split.get();
+  if (r.error != nullptr) {
+    out.error = make_error(sql, *r.error);
+    return out;
+  }
+  LineIndex index(sql);
+  BlockState block;
+  for (int i = 0; i < r.n_stmts; ++i) {
+    // stmt_location includes the whitespace and comments before the statement;
+    // stmt_len is 0 for a last statement without `;` (it runs to the end).
+    auto location = std::min(sql.size(), static_cast<std::size_t>(r.stmts[i]->stmt_location));
+    auto length = static_cast<std::size_t>(r.stmts[i]->stmt_len);
+    auto end = length == 0 ? sql.size() : std::min(sql.size(), location + length);
+    auto start = std::min(skip_space_and_comments(sql, location), end);
+    if (start == end) continue;
+    ++out.statement_count;
+    if (!may_be_transaction_stmt(sql, start, end)) continue;
+    auto parsed = parse_sql(sql.substr(start, end - start));
+    if (parsed.error || parsed.stmts.size() != 1) continue;
+    auto stmt = parsed.stmts[0].find("stmt");
+    if (stmt == parsed.stmts[0].end() || !stmt->is_object()) continue;
+    auto node = stmt->find("TransactionStmt");
+    if (node == stmt->end()) continue;
+    TransactionStatement t;
+    t.offset = start;
+    t.length = end - start;
+    t.text = one_line_label(sql.substr(start, end - start));
+    t.pos = index.at(start);
+    auto kind = node->value("kind", std::string());
+    bool chain = node->value("chain", false);
+    auto savepoint = node->value("savepoint_name", std::string());
+    auto options = node->find("options");
+    bool has_options = options != node->end() && options->is_array() && !options->empty();
+    if (transactional) {
+      classify_in_transaction(t, kind, chain, has_options, savepoint, block, out.statements.size(), out.statements);
+    } else {
+      classify_no_transaction(t, kind, chain, savepoint, block, out.statements.size(), out.statements);
+    }
+    out.statements.push_back(std::move(t));
+  }
+  if (block.begin) {
+    auto& begin = out.statements[*block.begin];
+    begin.fate = Fate::refused;
+    begin.reason = "never closed: no COMMIT or END after it";
+  }
+  return out;
+}
+
+std::optional<LineCol> enclosing_block(const std::string& sql, LineCol pos) {
+  auto before = [](LineCol a, LineCol b) { return a.line != b.line ? a.line < b.line : a.col < b.col; };
+  std::optional<LineCol> open;
+  for (const auto& t : analyse_transaction_control(sql, false).statements) {
+    if (!before(t.pos, pos)) break;
+    if (t.opens_block) open = t.pos;
+    if (t.closes_block) open.reset();
+  }
+  return open;
+}
+
+std::string transaction_body(const std::string& sql, const std::filesystem::path& path) {
+  auto control = analyse_transaction_control(sql, true);
+  if (control.error) {
+    throw ConfigError(fmt::format("{}:{}:{}: does not parse: {}", path.string(), control.error->pos.line,
+                                  control.error->pos.col, control.error->message));
+  }
+  if (control.refused()) {
+    std::string msg = path.string() + " cannot run inside mgr's transaction; nothing was sent:";
+    for (const auto& t : control.statements) {
+      if (t.fate == Fate::refused) msg += fmt::format("\n  {}:{}: {}: {}", path.string(), t.pos.line, t.text, t.reason);
+    }
+    throw Refused(msg);
+  }
+  if (!control.folds()) return sql;
+  std::string out = sql;
+  for (const auto& t : control.statements) {
+    if (t.fate != Fate::folded) continue;
+    for (std::size_t i = t.offset; i < t.offset + t.length; ++i) {
+      if (out[i] != '\n') out[i] = ' ';
+    }
   }
   return out;
 }

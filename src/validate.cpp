@@ -43,6 +43,20 @@ std::string catalog_advice(const std::string& code) {
   return it == advice.end() ? "fix the file" : it->second;
 }
 
+// A finding from the file rules apply and rollback enforce. A comment-only
+// down file is a warning: apply is not affected, and rollback refuses it itself.
+Finding file_rule_finding(const Problem& p) {
+  static const std::map<std::string, std::string> advice{
+      {"parse-error", "fix the SQL at that position (PostgreSQL 15 grammar)"},
+      {"empty-migration", "apply refuses it: write the migration's SQL, or delete the file"},
+      {"empty-down", "rollback refuses it"},
+      {"transaction-control", "apply and rollback refuse this file whatever the lint policy (docs/migrations.md)"},
+  };
+  auto it = advice.find(p.code);
+  return {p.code == "empty-down" ? FindingSeverity::warning : FindingSeverity::error, p.code, std::nullopt,
+          p.migration_id, p.message, it == advice.end() ? std::string() : it->second};
+}
+
 std::string history_advice(const std::string& code, const std::string& env) {
   if (code == "checksum-mismatch") {
     return "restore the file as it was applied, or run `mgr repair " + env + "` if the edit is deliberate";
@@ -119,12 +133,10 @@ std::vector<Finding> file_findings(const CatalogScan& scan, const LintSettings& 
   for (const auto& m : scan.catalog.migrations) {
     std::vector<const MigrationFile*> files{&m.up};
     if (m.down) files.push_back(&*m.down);
+    // apply's and rollback's own file rules (plan.hpp), so validate passes nothing they refuse.
     for (const auto* file : files) {
-      if (auto err = check_syntax(file->sql)) {
-        out.push_back({FindingSeverity::error, "parse-error", std::nullopt, m.id,
-                       where(file->path, err->pos) + ": does not parse: " + err->message,
-                       "fix the SQL at that position (PostgreSQL 15 grammar)"});
-      }
+      auto check = check_migration_file(m.id, *file, file == &m.up ? FileRole::up : FileRole::down);
+      for (const auto& p : check.problems) out.push_back(file_rule_finding(p));
     }
     if (lint_policy == LintPolicy::off) continue;
     for (const auto* file : files) {
@@ -132,11 +144,18 @@ std::vector<Finding> file_findings(const CatalogScan& scan, const LintSettings& 
       // A down file runs against prod too; what its up file created it may remove.
       if (file != &m.up) s.rollback_of = &m.up;
       for (const auto& f : lint_migration(*file, s).findings) {
-        if (f.allowed || f.rule == "parse-error") continue;  // parse errors are reported above, once
+        // Parse errors and refused transaction statements are reported above, once.
+        if (f.allowed || f.rule == "parse-error" ||
+            (f.rule == "transaction-control" && f.severity == Severity::error)) {
+          continue;
+        }
         bool error = f.severity == Severity::error && lint_policy == LintPolicy::block;
         std::string advice = f.advice;
         if (f.severity == Severity::error && find_lint_rule(f.rule) != nullptr && f.rule.rfind("allow-", 0) != 0) {
-          advice += " (if intended: `-- mgr:allow " + f.rule + " reason: <why>`)";
+          // Some rules' advice already says "with an allow and a reason": then only the syntax is added.
+          bool says_allow = advice.find("allow") != std::string::npos;
+          advice += (says_allow ? ": `" : " (if intended: `") + std::string("-- mgr:allow ") + f.rule + " reason: <why>`" +
+                    (says_allow ? "" : ")");
         }
         out.push_back({error ? FindingSeverity::error : FindingSeverity::warning, "lint-" + f.rule, std::nullopt, m.id,
                        where(f.path, f.pos) + ": " + f.message, advice});

@@ -28,6 +28,7 @@ struct ApplyOptions {
   std::string env;
   std::optional<std::string> to;
   bool dry_run = false;
+  bool sql = false;  // with dry_run: print the exact SQL that would be sent
   bool yes = false;
   bool allow_out_of_order = false;
   std::optional<std::chrono::milliseconds> lock_wait;

@@ -17,7 +17,8 @@ namespace mgr {
 // One reason to refuse. Codes are stable (docs/cli.md); scripts match on them.
 struct Problem {
   std::string code;  // checksum-mismatch, missing-file, failed-migration, out-of-order, environment-mismatch,
-                     // not-in-source, source-checksum-differs, source-failed, source-unreachable, lint
+                     // not-in-source, source-checksum-differs, source-failed, source-unreachable, lint,
+                     // and the file rules below: parse-error, empty-migration, empty-down, transaction-control
   std::string migration_id;  // empty when not about one migration
   std::string message;
 };
@@ -62,6 +63,23 @@ std::vector<const Migration*> promotable(const Catalog& catalog, const std::vect
                                          const std::vector<HistoryRow>& source_rows);
 
 Plan make_plan(const PlanInput& in);
+
+// The rules a migration file must pass before anything runs, one set for
+// apply (the plan's up files), rollback (its down files) and validate (every
+// file), so they can never disagree (codes in docs/cli.md):
+//   parse-error          the file does not parse; the message starts with file:line:col
+//   empty-migration      an up file of comments only (an unedited `mgr new`)
+//   empty-down           a down file of comments only: a rollback would remove the history row and undo nothing
+//   transaction-control  a BEGIN/COMMIT/ROLLBACK/... that mgr can neither fold into its transaction nor keep
+//                        (file:line, why, and the way out); checked whatever the lint policy
+enum class FileRole { up, down };
+struct FileCheck {
+  std::vector<Problem> problems;
+  // "file:line STATEMENT" of each statement folded into mgr's transaction (apply says so).
+  std::vector<std::string> folded;
+  bool parse_error() const;
+};
+FileCheck check_migration_file(const std::string& migration_id, const MigrationFile& file, FileRole role);
 
 // The history row recording `m` in `env` (kind: apply | baseline), with the
 // down file's checksum so a later rollback can tell whether it changed.

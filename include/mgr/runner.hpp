@@ -77,6 +77,12 @@ class MigrationRunner {
   // no SET of one migration reaches the next. Throws ConnectionLost/Failure if
   // that fails: nothing more may run on the connection then.
 
+  // The exact query text run_in_transaction sends (`apply --dry-run --sql` prints it).
+  std::string transaction_sql(const MigrationFile& file, const Bookkeeping& books) const;
+
+  // The queries run_statements sends when every statement succeeds, in order.
+  std::vector<std::string> statement_queries(const MigrationFile& file, const Bookkeeping& books) const;
+
   // Runs `sql` (possibly many statements) as one simple query in autocommit.
   // Throws Failure on error with the server's message, ConnectionLost when
   // the connection is gone.
@@ -86,6 +92,7 @@ class MigrationRunner {
   void reset_session(const MigrationFile& file, const RunOutcome& outcome);
   // Runs `sql` in autocommit; "" on success, else the error text.
   std::string try_exec(const std::string& sql);
+  std::string transaction_prefix() const;
 
   Session& m_session;
   const Environment& m_env;

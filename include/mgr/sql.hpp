@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,5 +58,51 @@ PlpgsqlParse parse_plpgsql_body(const std::string& body);
 // a comment, starting at `from` (used to trim split/stmt_location offsets,
 // which include leading whitespace and comments).
 std::size_t skip_space_and_comments(const std::string& sql, std::size_t from);
+
+// A transaction-control statement (BEGIN, START TRANSACTION, COMMIT, END,
+// ROLLBACK, SAVEPOINT, RELEASE, ROLLBACK TO, PREPARE TRANSACTION, COMMIT/
+// ROLLBACK PREPARED) at the top level of a migration file, and what mgr does
+// with it (docs/migrations.md, "Files with their own BEGIN/COMMIT").
+struct TransactionStatement {
+  enum class Fate {
+    folded,   // transactional file: a BEGIN/COMMIT pair's end, sent as blanks; mgr's transaction is the block
+    kept,     // sent as written: a savepoint inside its block, or any balanced block of a no-transaction file
+    refused,  // would end mgr's transaction, or has a meaning mgr cannot keep: nothing runs
+  };
+  std::string text;        // as written, blanks collapsed, e.g. "START TRANSACTION"
+  std::size_t offset = 0;  // byte range of the statement in the file, without its `;`
+  std::size_t length = 0;
+  LineCol pos;
+  Fate fate = Fate::kept;
+  std::string reason;      // why it is refused (one sentence), empty otherwise
+  bool opens_block = false;   // BEGIN / START TRANSACTION that opened a block
+  bool closes_block = false;  // COMMIT / END / ROLLBACK (without AND CHAIN) that closed one
+};
+
+struct TransactionControl {
+  std::optional<SqlSyntaxError> error;  // the file does not parse (then nothing else is set)
+  std::size_t statement_count = 0;      // statements in the file; 0: comments only
+  std::vector<TransactionStatement> statements;  // in file order
+  bool refused() const;
+  bool folds() const;
+};
+
+// Classifies every top-level transaction-control statement of `sql`, from the
+// parse tree (TransactionStmt and its kind). `transactional`: mgr wraps the
+// file in its own transaction (no `-- mgr:no-transaction`).
+TransactionControl analyse_transaction_control(const std::string& sql, bool transactional);
+
+// In a `-- mgr:no-transaction` file, the position of the BEGIN whose explicit
+// block holds `pos` (a failure there rolls that block back), if any.
+std::optional<LineCol> enclosing_block(const std::string& sql, LineCol pos);
+
+// The SQL mgr sends for a transactional file inside its own transaction: the
+// file with every folded statement replaced by spaces of the same byte length
+// (newlines kept), so the server's error positions still map to the file's
+// line:col. Without such statements it is the file unchanged. Throws Refused
+// (naming `path` and the line) when a statement cannot be folded, and
+// ConfigError when the file does not parse: a transactional migration can
+// never end mgr's transaction, whatever checks ran before.
+std::string transaction_body(const std::string& sql, const std::filesystem::path& path);
 
 }  // namespace mgr

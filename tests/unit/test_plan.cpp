@@ -364,5 +364,60 @@ TEST(Plan, GateMatchesSourceIdsNumericallyLikeCheckHistory) {
   EXPECT_EQ(promotable(c, {}, src).size(), 1u);
 }
 
+// ---- the file rules shared by apply, rollback and validate ----
+
+MigrationFile file_of(const std::string& path, const std::string& sql, bool no_transaction = false) {
+  MigrationFile f;
+  f.path = path;
+  f.sql = sql;
+  f.directives.no_transaction = no_transaction;
+  return f;
+}
+
+TEST(FileRules, CleanFileHasNoProblemAndNothingFolded) {
+  auto c = check_migration_file("0001", file_of("m/0001_a.sql", "CREATE TABLE a (id int);\n"), FileRole::up);
+  EXPECT_TRUE(c.problems.empty());
+  EXPECT_TRUE(c.folded.empty());
+}
+
+TEST(FileRules, ParseErrorNamesFileLineAndColumn) {
+  auto c = check_migration_file("0001", file_of("m/0001_a.sql", "SELECT 1;\nCREATE TABLE (;\n"), FileRole::up);
+  ASSERT_EQ(c.problems.size(), 1u);
+  EXPECT_EQ(c.problems[0].code, "parse-error");
+  EXPECT_THAT(c.problems[0].message, HasSubstr("m/0001_a.sql:2:14: does not parse: syntax error"));
+  EXPECT_TRUE(c.parse_error());
+}
+
+TEST(FileRules, CommentOnlyUpAndDownFilesAreEmpty) {
+  auto up = check_migration_file("0001", file_of("m/0001_a.sql", "-- Write your migration here.\n"), FileRole::up);
+  ASSERT_EQ(up.problems.size(), 1u);
+  EXPECT_EQ(up.problems[0].code, "empty-migration");
+  auto down = check_migration_file("0001", file_of("m/0001_a.down.sql", "/* undo */\n-- here\n"), FileRole::down);
+  ASSERT_EQ(down.problems.size(), 1u);
+  EXPECT_EQ(down.problems[0].code, "empty-down");
+  EXPECT_THAT(down.problems[0].message, HasSubstr("undo nothing"));
+}
+
+TEST(FileRules, FoldedStatementsAreListedWithFileAndLine) {
+  auto c = check_migration_file("0001", file_of("m/0001_a.sql", "BEGIN;\nCREATE TABLE a (id int);\nCOMMIT;\n"),
+                                FileRole::up);
+  EXPECT_TRUE(c.problems.empty());
+  EXPECT_EQ(c.folded, (std::vector<std::string>{"m/0001_a.sql:1 BEGIN", "m/0001_a.sql:3 COMMIT"}));
+}
+
+TEST(FileRules, UnfoldableTransactionStatementIsRefusedWithTheWayOut) {
+  auto c = check_migration_file("0001", file_of("m/0001_a.sql", "BEGIN;\nDELETE FROM a;\nROLLBACK;\n"), FileRole::up);
+  ASSERT_EQ(c.problems.size(), 1u);
+  EXPECT_EQ(c.problems[0].code, "transaction-control");
+  EXPECT_EQ(c.problems[0].migration_id, "0001");
+  EXPECT_THAT(c.problems[0].message, HasSubstr("m/0001_a.sql:3: ROLLBACK:"));
+  EXPECT_THAT(c.problems[0].message, HasSubstr("-- mgr:no-transaction"));
+  // The same blocks in a no-transaction file run as written.
+  auto no_tx = check_migration_file(
+      "0001", file_of("m/0001_a.sql", "-- mgr:no-transaction\nBEGIN;\nDELETE FROM a;\nROLLBACK;\n", true), FileRole::down);
+  EXPECT_TRUE(no_tx.problems.empty());
+  EXPECT_TRUE(no_tx.folded.empty());
+}
+
 }  // namespace
 }  // namespace mgr

@@ -89,3 +89,145 @@ TEST(SqlSkip, SkipsNestedBlockCommentsAndLineComments) {
   std::string sql = "  /* a /* nested */ still */ -- line\n\tSELECT";
   EXPECT_EQ(skip_space_and_comments(sql, 0), sql.find("SELECT"));
 }
+
+// --- a migration's own transaction statements (issue 11 #2) ---
+
+namespace {
+
+using Fate = TransactionStatement::Fate;
+
+std::vector<Fate> fates(const TransactionControl& c) {
+  std::vector<Fate> out;
+  for (const auto& t : c.statements) out.push_back(t.fate);
+  return out;
+}
+
+}  // namespace
+
+TEST(SqlTransactionControl, WholeFileBlockIsFolded) {
+  std::string sql = "-- comment\nBEGIN;\nCREATE TABLE a (id int);\nCOMMIT;\n";
+  auto c = analyse_transaction_control(sql, true);
+  ASSERT_FALSE(c.error);
+  EXPECT_EQ(c.statement_count, 3u);
+  EXPECT_EQ(fates(c), (std::vector<Fate>{Fate::folded, Fate::folded}));
+  EXPECT_EQ(c.statements[0].pos.line, 2);
+  EXPECT_EQ(c.statements[0].text, "BEGIN");
+  EXPECT_EQ(c.statements[1].pos.line, 4);
+  EXPECT_TRUE(c.folds());
+  EXPECT_FALSE(c.refused());
+}
+
+TEST(SqlTransactionControl, SeveralBlocksStartTransactionEndAndStatementsAroundThemFold) {
+  std::string sql =
+      "CREATE TABLE before_all (id int);\n"
+      "START TRANSACTION;\nCREATE TABLE a (id int);\nEND;\n"
+      "begin work;\nCREATE TABLE b (id int);\ncommit\n;\n"
+      "BEGIN TRANSACTION;\nSAVEPOINT s1;\nCREATE TABLE c (id int);\nRELEASE SAVEPOINT s1;\nCOMMIT;\n"
+      "CREATE TABLE after_all (id int);\n";
+  auto c = analyse_transaction_control(sql, true);
+  EXPECT_EQ(fates(c), (std::vector<Fate>{Fate::folded, Fate::folded, Fate::folded, Fate::folded, Fate::folded,
+                                         Fate::kept, Fate::kept, Fate::folded}));
+  EXPECT_EQ(c.statements[1].text, "END");
+  EXPECT_EQ(c.statements[2].text, "begin work");
+}
+
+TEST(SqlTransactionControl, WhatCannotBeFoldedIsRefusedWithItsLine) {
+  struct Case {
+    const char* sql;
+    int refused_line;
+  };
+  const Case cases[] = {
+      {"BEGIN;\nCREATE TABLE a (id int);\nROLLBACK;\n", 3},
+      {"CREATE TABLE a (id int);\nCOMMIT;\n", 2},
+      {"BEGIN;\nCREATE TABLE a (id int);\n", 1},
+      {"BEGIN;\nBEGIN;\nCOMMIT;\nCOMMIT;\n", 2},
+      {"BEGIN;\nCREATE TABLE a (id int);\nCOMMIT AND CHAIN;\nCOMMIT;\n", 3},
+      {"BEGIN;\nCREATE TABLE a (id int);\nPREPARE TRANSACTION 'x';\nCOMMIT;\n", 3},
+      {"COMMIT PREPARED 'x';\n", 1},
+      {"BEGIN ISOLATION LEVEL SERIALIZABLE;\nCREATE TABLE a (id int);\nCOMMIT;\n", 1},
+      {"ABORT;\n", 1},
+      // A savepoint of the first block rolled back to from the second: folded, it would reach across the COMMIT.
+      {"BEGIN;\nSAVEPOINT s;\nCOMMIT;\nBEGIN;\nROLLBACK TO SAVEPOINT s;\nCOMMIT;\n", 5},
+  };
+  for (const auto& k : cases) {
+    auto c = analyse_transaction_control(k.sql, true);
+    ASSERT_TRUE(c.refused()) << k.sql;
+    const TransactionStatement* refused = nullptr;
+    for (const auto& t : c.statements) {
+      if (t.fate == Fate::refused && refused == nullptr) refused = &t;
+    }
+    ASSERT_NE(refused, nullptr) << k.sql;
+    EXPECT_EQ(refused->pos.line, k.refused_line) << k.sql;
+    EXPECT_FALSE(refused->reason.empty()) << k.sql;
+    EXPECT_THROW(transaction_body(k.sql, "m.sql"), Refused) << k.sql;
+  }
+}
+
+TEST(SqlTransactionControl, NoTransactionFileKeepsBalancedBlocks) {
+  std::string sql = "BEGIN;\nUPDATE t SET a = 1 WHERE id = 1;\nSAVEPOINT s;\nROLLBACK TO s;\nCOMMIT;\n"
+                    "CREATE INDEX CONCURRENTLY i ON t (a);\nSTART TRANSACTION;\nSELECT 1;\nROLLBACK;\n";
+  auto c = analyse_transaction_control(sql, false);
+  EXPECT_FALSE(c.refused());
+  EXPECT_FALSE(c.folds());
+  EXPECT_EQ(c.statements.size(), 6u);
+  // Unbalanced is still refused there: a block left open would swallow mgr's bookkeeping.
+  EXPECT_TRUE(analyse_transaction_control("BEGIN;\nSELECT 1;\n", false).refused());
+  EXPECT_TRUE(analyse_transaction_control("SELECT 1;\nCOMMIT;\n", false).refused());
+  EXPECT_TRUE(analyse_transaction_control("PREPARE TRANSACTION 'x';\n", false).refused());
+}
+
+TEST(SqlTransactionControl, CommentOnlyFileHasNoStatements) {
+  auto c = analyse_transaction_control("-- write your migration here\n/* later */\n", true);
+  EXPECT_FALSE(c.error);
+  EXPECT_EQ(c.statement_count, 0u);
+}
+
+TEST(SqlTransactionControl, ParseErrorIsReportedNotClassified) {
+  auto c = analyse_transaction_control("BEGIN;\nCREATE TABLE (;\nCOMMIT;\n", true);
+  ASSERT_TRUE(c.error);
+  EXPECT_EQ(c.error->pos.line, 2);
+  EXPECT_TRUE(c.statements.empty());
+  EXPECT_THROW(transaction_body("CREATE TABLE (;", "m.sql"), ConfigError);
+}
+
+TEST(SqlTransactionControl, BodyBlanksFoldedStatementsKeepingEveryOffset) {
+  std::string sql = "BEGIN; -- é\nCREATE TABLE a (id int);\nCOMMIT\n;\nSELECT 'é';";
+  auto body = transaction_body(sql, "m.sql");
+  ASSERT_EQ(body.size(), sql.size());
+  EXPECT_EQ(body, "     ; -- é\nCREATE TABLE a (id int);\n      \n;\nSELECT 'é';");
+  // Nothing to fold: the text is sent as it is.
+  EXPECT_EQ(transaction_body("SELECT 1;", "m.sql"), "SELECT 1;");
+  // The last statement without `;` and a trailing comment.
+  EXPECT_EQ(transaction_body("BEGIN;\nSELECT 1;\nCOMMIT -- done", "m.sql"), "     ;\nSELECT 1;\n              ");
+}
+
+TEST(SqlTransactionControl, RefusalNamesFileLineAndStatement) {
+  try {
+    transaction_body("BEGIN;\nSELECT 1;\nROLLBACK;\n", "migrations/0001_x.sql");
+    FAIL() << "expected Refused";
+  } catch (const Refused& e) {
+    EXPECT_NE(std::string(e.what()).find("migrations/0001_x.sql:3: ROLLBACK:"), std::string::npos) << e.what();
+  }
+}
+
+TEST(SqlTransactionControl, EnclosingBlockOfANoTransactionFile) {
+  std::string sql = "-- mgr:no-transaction\nSELECT 1;\nBEGIN;\nSELECT 2;\nSELECT 3;\nCOMMIT;\nSELECT 4;\n";
+  EXPECT_FALSE(enclosing_block(sql, LineCol{2, 1}));
+  auto inside = enclosing_block(sql, LineCol{5, 1});
+  ASSERT_TRUE(inside);
+  EXPECT_EQ(inside->line, 3);
+  EXPECT_FALSE(enclosing_block(sql, LineCol{7, 1}));
+}
+
+TEST(SqlTransactionControl, OnlyTheParserDecidesWhatIsATransactionStatement) {
+  // Mixed case, comments inside, and statements that start like one but are not.
+  std::string sql = "PREPARE q AS SELECT 1;\nBeGiN/* why */;\nCREATE TABLE \"begin\" (id int);\n"
+                    "SELECT 'COMMIT';\nEXECUTE q;\nCommit\n-- done\n;\n";
+  auto c = analyse_transaction_control(sql, true);
+  ASSERT_EQ(c.statements.size(), 2u);
+  EXPECT_EQ(c.statements[0].pos.line, 2);
+  EXPECT_EQ(c.statements[0].text, "BeGiN/* why */");
+  EXPECT_EQ(c.statements[1].pos.line, 6);
+  EXPECT_EQ(fates(c), (std::vector<Fate>{Fate::folded, Fate::folded}));
+  EXPECT_EQ(c.statement_count, 6u);
+}

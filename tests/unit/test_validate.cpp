@@ -42,6 +42,59 @@ class ValidateFiles : public ::testing::Test {
   }
 };
 
+// apply's and rollback's file rules (issue 12 #2/#3): validate passes nothing they refuse.
+TEST_F(ValidateFiles, CommentOnlyUpFileIsAnErrorAndCommentOnlyDownFileAWarning) {
+  add("0001_todo.sql", "-- Write your migration here.\n");
+  add("0002_ok.sql", "SELECT 1;\n");
+  add("0002_ok.down.sql", "-- Write the SQL that undoes 0002_ok here.\n");
+  auto fs = findings();
+  auto up = with_code(fs, "empty-migration");
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(up[0]->severity, FindingSeverity::error);
+  EXPECT_EQ(*up[0]->migration, "0001");
+  auto down = with_code(fs, "empty-down");
+  ASSERT_EQ(down.size(), 1u);
+  EXPECT_EQ(down[0]->severity, FindingSeverity::warning);
+  EXPECT_EQ(*down[0]->migration, "0002");
+}
+
+TEST_F(ValidateFiles, UnfoldableTransactionControlIsAnErrorWhateverTheLintPolicyAndReportedOnce) {
+  add("0001_rb.sql", "BEGIN;\nSELECT 1;\nROLLBACK;\n");
+  for (auto policy : {LintPolicy::off, LintPolicy::warn, LintPolicy::block}) {
+    auto fs = findings(policy);
+    auto hits = with_code(fs, "transaction-control");
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0]->severity, FindingSeverity::error);
+    EXPECT_NE(hits[0]->message.find("0001_rb.sql:3: ROLLBACK"), std::string::npos) << hits[0]->message;
+    EXPECT_TRUE(with_code(fs, "lint-transaction-control").empty());
+  }
+}
+
+TEST_F(ValidateFiles, FoldableBlockIsOnlyALintWarning) {
+  add("0001_blk.sql", "BEGIN;\nCREATE TABLE IF NOT EXISTS a (id bigint);\nCOMMIT;\n");
+  auto fs = findings();
+  EXPECT_FALSE(has_errors(fs));
+  EXPECT_TRUE(with_code(fs, "transaction-control").empty());
+  auto lint = with_code(fs, "lint-transaction-control");
+  ASSERT_EQ(lint.size(), 2u);
+  EXPECT_EQ(lint[0]->severity, FindingSeverity::warning);
+}
+
+TEST_F(ValidateFiles, AdviceDoesNotRepeatTheAllowItAlreadyMentions) {
+  add("0001_drop.sql", "ALTER TABLE items DROP COLUMN label;\n");
+  add("0002_lock.sql", "LOCK TABLE items;\n");
+  auto fs = findings();
+  auto drop = with_code(fs, "lint-drop-column");
+  ASSERT_EQ(drop.size(), 1u);
+  EXPECT_EQ(drop[0]->advice.find("if intended"), std::string::npos) << drop[0]->advice;
+  EXPECT_NE(drop[0]->advice.find("with an allow and a reason: `-- mgr:allow drop-column reason: <why>`"), std::string::npos)
+      << drop[0]->advice;
+  auto lock = with_code(fs, "lint-lock-table");
+  ASSERT_EQ(lock.size(), 1u);
+  EXPECT_NE(lock[0]->advice.find("(if intended: `-- mgr:allow lock-table reason: <why>`)"), std::string::npos)
+      << lock[0]->advice;
+}
+
 TEST_F(ValidateFiles, CleanFilesHaveNoFindings) {
   add("0001_items.sql", "CREATE TABLE IF NOT EXISTS items (id bigint PRIMARY KEY, label text);\n");
   add("0001_items.down.sql", "DROP TABLE items;\n");  // destructive down files are fine
