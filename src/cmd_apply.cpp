@@ -100,7 +100,7 @@ MigrationBooks bookkeeping_for(HistoryStore& history, const Migration& m, const 
 // `apply --dry-run --sql`: what would be sent for `m`, query by query.
 std::vector<std::string> queries_for(MigrationRunner& runner, const Migration& m, const Bookkeeping& books) {
   if (m.up.directives.no_transaction) return runner.statement_queries(m.up, books);
-  return {runner.transaction_sql(m.up, books)};
+  return {runner.transaction_sql(m.up, books), k_reset_session_sql};
 }
 
 // What a failed no-transaction file left behind: a failure inside one of its

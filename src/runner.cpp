@@ -99,6 +99,10 @@ bool result_ok(const PGresult* r) {
 }
 }  // namespace
 
+// Sent after every migration, whatever its outcome. Not DISCARD ALL: it would
+// also release the session's advisory lock.
+const char* const k_reset_session_sql = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL";
+
 std::string MigrationRunner::try_exec(const std::string& sql) {
   PGconn* conn = m_session.raw();
   ResultPtr r(PQexec(conn, sql.c_str()));
@@ -115,8 +119,7 @@ void MigrationRunner::exec(const std::string& sql) {
 
 void MigrationRunner::reset_session(const MigrationFile& file, const RunOutcome& outcome) {
   if (!m_session.connected()) return;  // the caller reports the lost connection
-  // Not DISCARD ALL: it would also release the session's advisory lock.
-  auto err = try_exec("RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL");
+  auto err = try_exec(k_reset_session_sql);
   if (err.empty()) return;
   std::string what = outcome.ok ? file.path.filename().string() + " was applied, but " : std::string();
   throw Failure(m_env.name + ": " + what + "resetting the session after " + file.path.filename().string() +
@@ -186,19 +189,22 @@ RunOutcome MigrationRunner::run_in_transaction(const MigrationFile& file, const 
 
 std::vector<std::string> MigrationRunner::statement_queries(const MigrationFile& file, const Bookkeeping& books) const {
   // Mirrors run_statements' success path, query by query.
+  auto in_transaction = [](const std::vector<std::string>& sql) {
+    std::string all = "BEGIN;\n";
+    for (const auto& s : sql) all += s + ";\n";
+    return all + "COMMIT;";
+  };
   std::vector<std::string> out;
+  if (!books.on_start.empty()) out.push_back(in_transaction(books.on_start));
   std::string settings;
-  if (m_env.lock_timeout) settings += "SET lock_timeout = " + m_session.connection().quote(*m_env.lock_timeout) + ";";
+  if (m_env.lock_timeout) settings += "SET lock_timeout = " + m_session.quote(*m_env.lock_timeout) + ";";
   if (m_env.statement_timeout) {
-    settings += "SET statement_timeout = " + m_session.connection().quote(*m_env.statement_timeout) + ";";
+    settings += "SET statement_timeout = " + m_session.quote(*m_env.statement_timeout) + ";";
   }
   if (!settings.empty()) out.push_back(settings);
   for (const auto& st : split_statements(file.sql)) out.push_back(st.text);
-  if (!settings.empty()) out.push_back("RESET lock_timeout; RESET statement_timeout");
-  std::string books_sql = "BEGIN;\n";
-  for (const auto& s : books.on_success) books_sql += s + ";\n";
-  books_sql += "COMMIT;";
-  out.push_back(books_sql);
+  out.push_back(in_transaction(books.on_success));
+  out.push_back(k_reset_session_sql);
   return out;
 }
 

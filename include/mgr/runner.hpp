@@ -57,6 +57,9 @@ struct Bookkeeping {
   std::vector<std::string> on_failure;  // no-transaction: in a transaction after a failed statement
 };
 
+// The query that returns the session to its initial state after each migration.
+extern const char* const k_reset_session_sql;
+
 class MigrationRunner {
  public:
   MigrationRunner(Session& session, const Environment& env);
@@ -77,7 +80,8 @@ class MigrationRunner {
   // no SET of one migration reaches the next. Throws ConnectionLost/Failure if
   // that fails: nothing more may run on the connection then.
 
-  // The exact query text run_in_transaction sends (`apply --dry-run --sql` prints it).
+  // The exact query text run_in_transaction sends (`apply --dry-run --sql` prints
+  // it, then k_reset_session_sql).
   std::string transaction_sql(const MigrationFile& file, const Bookkeeping& books) const;
 
   // The queries run_statements sends when every statement succeeds, in order.
