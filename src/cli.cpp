@@ -135,6 +135,14 @@ int run_cli(int argc, char** argv) {
   cmd_log->add_option("env", log_opts.env, "environment name")->required();
   cmd_log->add_option("--limit", log_opts.limit, "number of entries")->check(CLI::PositiveNumber);
 
+  DriftOptions drift_opts;
+  auto* cmd_drift = app.add_subcommand("drift", "compare a schema with mgr's last snapshot, another environment, or the migrations");
+  cmd_drift->add_option("env", drift_opts.envs, "environment, or two environments to compare")->required()->expected(1, 2);
+  cmd_drift->add_flag("--accept", drift_opts.accept, "record the current schema as the snapshot (audit log)");
+  cmd_drift->add_option("--reason", drift_opts.reason, "why the change is accepted (required when it drifted)");
+  cmd_drift->add_flag("--against-migrations", drift_opts.against_migrations,
+                      "compare with the migrations applied to a scratch database (scratch_url)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -173,6 +181,7 @@ int run_cli(int argc, char** argv) {
     if (cmd_repair->parsed()) return run_repair(global, repair_opts);
     if (cmd_rollback->parsed()) return run_rollback(global, rollback_opts);
     if (cmd_log->parsed()) return run_log(global, log_opts);
+    if (cmd_drift->parsed()) return run_drift(global, drift_opts);
     throw UsageError("no command given; see mgr --help");
   } catch (const Error& e) {
     std::cerr << "mgr: " << (e.code() == ExitCode::refused ? "refused" : "error") << ": " << e.what() << "\n";

@@ -92,4 +92,12 @@ int run_repair(const GlobalOptions&, const RepairOptions&);
 int run_rollback(const GlobalOptions&, const RollbackOptions&);
 int run_log(const GlobalOptions&, const LogOptions&);
 
+struct DriftOptions {
+  std::vector<std::string> envs;  // one, or two to compare
+  bool accept = false;
+  std::optional<std::string> reason;
+  bool against_migrations = false;
+};
+int run_drift(const GlobalOptions&, const DriftOptions&);
+
 }  // namespace mgr
