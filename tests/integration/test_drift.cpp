@@ -3,10 +3,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "mgr/config.hpp"
 #include "mgr/history.hpp"
+#include "mgr/process.hpp"
 #include "mgr/schema_snapshot.hpp"
 #include "mgr/session.hpp"
 #include "support/project.hpp"
@@ -127,6 +132,37 @@ TEST_F(DriftSnapshotTest, RecordsOneCurrentSnapshotPerSchemaText) {
   EXPECT_EQ(p.dev().scalar("SELECT count(*) FROM schema_migrations_schema"), "2");
   EXPECT_EQ(p.dev().scalar("SELECT sha256 || ':' || action FROM schema_migrations_schema WHERE is_current"),
             one + ":rollback");
+}
+
+TEST_F(DriftSnapshotTest, PasswordOnlyInPgDumpsEnvironment) {
+  Project p;
+  const std::string role = fmt::format("mgr_drift_secret_{}", ::getpid());
+  const std::string secret = "S3cret-drift-pw";
+  p.dev().exec(fmt::format("DROP ROLE IF EXISTS {0}; CREATE ROLE {0} LOGIN SUPERUSER PASSWORD '{1}'", role, secret));
+  TempDir bin;
+  const auto real = mgr::find_pg_program("pg_dump", {});
+  // Records its command line as the kernel sees it and its PGPASSWORD, then does the real work.
+  write_file(bin / "pg_dump", fmt::format("#!/bin/sh\ntr '\\0' ' ' < /proc/$$/cmdline >> '{0}'\necho >> '{0}'\n"
+                                          "printf '%s\\n' \"$PGPASSWORD\" >> '{1}'\nexec '{2}' \"$@\"\n",
+                                          (bin / "argv.log").string(), (bin / "env.log").string(), real.string()));
+  ::chmod((bin / "pg_dump").c_str(), 0755);
+  auto url = p.url(0);
+  url.replace(url.find("://") + 3, std::string("postgres").size(), role + ":" + secret);
+  p.write_config("environments:\n  dev:\n    url: " + url + "\n    backup: off\n    pg_bin_dir: " + bin.path().string() +
+                 "\n");
+  p.dev().exec("CREATE TABLE t (id int)");
+  auto accept = p.mgr({"drift", "dev", "--accept"});
+  p.dev().exec("ALTER TABLE t ADD COLUMN c text");
+  auto drift = p.mgr({"drift", "dev", "--json"});
+  p.dev().exec("REASSIGN OWNED BY " + role + " TO CURRENT_USER; DROP ROLE " + role);  // it made mgr's tables
+  ASSERT_EQ(accept.exit_code, 0) << accept.out << accept.err;
+  EXPECT_EQ(drift.exit_code, 3) << drift.out << drift.err;
+  auto argv_log = read_file(bin / "argv.log");
+  EXPECT_THAT(argv_log, HasSubstr("--schema-only"));
+  EXPECT_THAT(argv_log, HasSubstr("--dbname="));
+  EXPECT_THAT(argv_log, Not(HasSubstr(secret)));
+  EXPECT_THAT(read_file(bin / "env.log"), HasSubstr(secret));
+  for (const auto* text : {&accept.out, &accept.err, &drift.out, &drift.err}) EXPECT_THAT(*text, Not(HasSubstr(secret)));
 }
 
 // ---- mgr drift <env> ----
