@@ -149,18 +149,19 @@ int drift_one(const GlobalOptions& global, const Config& config, const Environme
 }
 
 struct EnvState {
-  std::unique_ptr<Session> session;
-  std::unique_ptr<MigrationLock> lock;
   std::vector<HistoryRow> rows;
   SchemaText schema;
 };
 
+// History and schema read under the migration lock (never half an apply),
+// released before anything else is opened: two names for one database must
+// not wait for each other's lock.
 EnvState read_env(const Config& config, const Environment& env) {
+  Session session(env, "mgr " + env.name + " drift");
+  MigrationLock lock(session, config.history_table, env.lock_wait);
   EnvState s;
-  s.session = std::make_unique<Session>(env, "mgr " + env.name + " drift");
-  s.lock = std::make_unique<MigrationLock>(*s.session, config.history_table, env.lock_wait);
-  s.rows = HistoryStore(*s.session, config.history_table).read_all();
-  s.schema = capture_schema(*s.session, config, env);
+  s.rows = HistoryStore(session, config.history_table).read_all();
+  s.schema = capture_schema(session, config, env);
   return s;
 }
 
@@ -168,8 +169,6 @@ EnvState read_env(const Config& config, const Environment& env) {
 int drift_pair(const GlobalOptions& global, const Config& config, const Environment& a, const Environment& b) {
   auto sa = read_env(config, a);
   auto sb = read_env(config, b);
-  sa.lock.reset();
-  sb.lock.reset();
   auto migrations = compare_applied(sa.rows, sb.rows);
   auto diff = diff_texts(sa.schema.canonical, sb.schema.canonical);
   const bool same_schema = diff.empty();
@@ -220,8 +219,6 @@ int drift_pair(const GlobalOptions& global, const Config& config, const Environm
 int drift_against_migrations(const GlobalOptions& global, const Config& config, const Environment& env) {
   auto catalog = load_catalog(config.migrations_dir);
   auto state = read_env(config, env);
-  state.lock.reset();
-  state.session.reset();
   // The migrations the environment records as applied (a baseline counts:
   // it says the database holds what they make); none recorded: all of them.
   std::vector<const Migration*> migrations;

@@ -264,7 +264,7 @@ void SnapshotStore::record(pqxx::transaction_base& tx, const SchemaText& schema,
   const auto t = m_table.quoted();
   tx.exec_params("UPDATE " + t + " SET is_current = false WHERE is_current AND sha256 <> $1", schema.sha256);
   tx.exec_params("INSERT INTO " + t +
-                     " AS s (sha256, schema, pg_dump_version, environment, action, os_user, is_current) "
+                     " (sha256, schema, pg_dump_version, environment, action, os_user, is_current) "
                      "VALUES ($1, $2, $3, $4, $5, $6, true) ON CONFLICT (sha256) DO UPDATE SET is_current = true, "
                      "recorded_at = now(), pg_dump_version = EXCLUDED.pg_dump_version, environment = "
                      "EXCLUDED.environment, action = EXCLUDED.action, os_user = EXCLUDED.os_user, db_user = "

@@ -333,6 +333,16 @@ TEST_F(DriftPairTest, DifferentMigrationsAreSaidFirstAndAreNotDrift) {
   EXPECT_EQ(j["only_in"]["dev"], json::array({"0002_orders"}));
 }
 
+TEST_F(DriftPairTest, TwoNamesForOneDatabaseDoNotWaitForEachOthersLock) {
+  Project p;
+  p.write_config("environments:\n  dev:\n    url: " + p.url(0) + "\n    lock_wait: 1s\n  copy:\n    url: " + p.url(0) +
+                 "\n    lock_wait: 1s\n");
+  p.dev().exec(k_users);
+  auto r = p.mgr({"drift", "dev", "copy"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("same schema"));
+}
+
 // ---- --against-migrations ----
 
 TEST_F(DriftAgainstMigrationsTest, ABaselinedDatabaseIsComparedWithItsMigrations) {
