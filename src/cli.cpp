@@ -65,6 +65,7 @@ struct Parsed {
   RepairOptions repair;
   RollbackOptions rollback;
   LogOptions log;
+  DriftOptions drift;
   CompletionOptions completion;
   bool env_names = false;
   std::vector<std::string> help_topic;
@@ -163,6 +164,15 @@ void define_migration_commands(CLI::App& app, Parsed& p) {
   auto* log = p.cmd["log"] = app.add_subcommand("log", "show the audit log of an environment, newest first");
   log->add_option("env", p.log.env, "environment name")->required();
   log->add_option("--limit", p.log.limit, "number of entries")->check(CLI::PositiveNumber)->option_text("N");
+
+  auto* drift = p.cmd["drift"] =
+      app.add_subcommand("drift", "compare a schema with mgr's last snapshot, another environment, or the migrations");
+  drift->add_option("env", p.drift.envs, "environment, or two environments to compare")->required()->expected(1, 2);
+  drift->add_flag("--accept", p.drift.accept, "record the current schema as the snapshot (audit log)");
+  drift->add_option("--reason", p.drift.reason, "why the change is accepted (required when it drifted)")
+      ->option_text("TEXT");
+  drift->add_flag("--against-migrations", p.drift.against_migrations,
+                  "compare with the migrations applied to a scratch database (scratch_url)");
 }
 
 void define_backup_commands(CLI::App& app, Parsed& p) {
@@ -329,6 +339,7 @@ int dispatch(const CLI::App& app, Parsed& p, const CliModel& model) {
   if (given("repair")) return run_repair(p.global, p.repair);
   if (given("rollback")) return run_rollback(p.global, p.rollback);
   if (given("log")) return run_log(p.global, p.log);
+  if (given("drift")) return run_drift(p.global, p.drift);
   throw UsageError("no command given; see mgr help");
 }
 

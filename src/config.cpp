@@ -25,10 +25,12 @@ constexpr const char* k_default_config_path = "config/environments.yaml";
 constexpr int k_min_lint_pg_version = 10;
 
 const std::vector<std::string> k_top_level_keys = {"migrations_dir",  "backups_dir", "history_table",
-                                                   "pg_bin_dir",      "lint_pg_version", "environments"};
+                                                   "pg_bin_dir",      "lint_pg_version", "environments",
+                                                   "scratch_url"};
 const std::vector<std::string> k_environment_keys = {
     "url",         "promote_from", "backup",        "lint",        "confirm",        "lock_timeout",
-    "statement_timeout", "lock_wait", "backup_format", "backup_keep", "backup_timeout", "pg_bin_dir"};
+    "statement_timeout", "lock_wait", "backup_format", "backup_keep", "backup_timeout", "pg_bin_dir",
+    "drift",       "scratch_url"};
 
 // " (did you mean 'x'?)" when a candidate is close enough to be a plausible typo.
 std::string suggestion(const std::string& word, const std::vector<std::string>& candidates) {
@@ -260,6 +262,15 @@ QualifiedName parse_history_table(const Reporter& reporter, const YAML::Node& no
   return name;
 }
 
+// A connection string value (url, scratch_url), reported at its position when libpq rejects it.
+DbUrl parse_url_value(const Reporter& reporter, const Reader& read, const std::string& key, const YAML::Node& value) {
+  try {
+    return DbUrl::parse(read.string(key, value));
+  } catch (const ConfigError& error) {
+    reporter.fail(value, read.where(key) + ": " + error.what());
+  }
+}
+
 struct EnvironmentSource {
   YAML::Node key;
   YAML::Node promote_from;  // the value node, for positions
@@ -318,6 +329,11 @@ Environment parse_environment(const Reporter& reporter, const EnvLookup& env, co
         if (e.backup_timeout.count() <= 0) reporter.fail(value, read.where(name) + " must be longer than zero");
       } else if (name == "pg_bin_dir") {
         e.pg_bin_dir = read.path(name, value, base);
+      } else if (name == "drift") {
+        e.drift = read.choice<DriftPolicy>(
+            name, value, {{"block", DriftPolicy::block}, {"warn", DriftPolicy::warn}, {"off", DriftPolicy::off}});
+      } else if (name == "scratch_url") {
+        e.scratch_url = parse_url_value(reporter, read, name, value);
       }
     }
   }
@@ -466,6 +482,8 @@ Config parse_config(const std::string& yaml_text, const fs::path& path, const En
       config.pg_bin_dir = read.path(name, value, base);
     } else if (name == "lint_pg_version") {
       config.lint_pg_version = read.integer(name, value, k_min_lint_pg_version, "an integer >= 10");
+    } else if (name == "scratch_url") {
+      config.scratch_url = parse_url_value(reporter, read, name, value);
     } else if (name == "environments") {
       has_environments = true;
       environments_key = key;

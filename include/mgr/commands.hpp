@@ -130,4 +130,13 @@ int run_env_names(const GlobalOptions&);
 // mgr.1 in roff, from the command line model and the exit-code contract.
 std::string render_man_page(const CliModel&, const std::string& version);
 
+// mgr drift: the schema against mgr's last snapshot, another environment, or the migrations.
+struct DriftOptions {
+  std::vector<std::string> envs;  // one, or two to compare
+  bool accept = false;
+  std::optional<std::string> reason;
+  bool against_migrations = false;
+};
+int run_drift(const GlobalOptions&, const DriftOptions&);
+
 }  // namespace mgr

@@ -20,6 +20,7 @@ namespace mgr {
 enum class BackupPolicy { required, off };
 enum class LintPolicy { block, warn, off };
 enum class BackupFormat { custom, plain };
+enum class DriftPolicy { block, warn, off };  // docs/drift.md
 
 // A possibly schema-qualified table name: ops.schema_migrations.
 struct QualifiedName {
@@ -48,6 +49,8 @@ struct Environment {
   std::optional<int> backup_keep;                    // keep all when unset
   std::chrono::milliseconds backup_timeout{30 * 60'000};
   std::optional<std::filesystem::path> pg_bin_dir;  // per environment override
+  DriftPolicy drift = DriftPolicy::block;
+  std::optional<DbUrl> scratch_url;  // server where `mgr drift --against-migrations` makes its scratch database
 };
 
 struct Config {
@@ -57,6 +60,7 @@ struct Config {
   QualifiedName history_table{"", "schema_migrations"};
   std::optional<std::filesystem::path> pg_bin_dir;
   int lint_pg_version = 12;
+  std::optional<DbUrl> scratch_url;  // default for environments without their own
   std::vector<Environment> environments;  // in promotion order, as declared
 
   // nullptr when there is no such environment.
