@@ -102,6 +102,18 @@ TEST(ConfigCli, UsingAnEnvironmentWithAnUnsetVariableNamesItAndTheLine) {
   EXPECT_THAT(dev.err, Not(HasSubstr("is not set"))) << describe(dev);
 }
 
+// status and validate (online) use every environment they report on: an unset
+// variable is the config error it is (exit 2), not an "unreachable" server.
+TEST(ConfigCli, StatusAndValidateOfAllEnvironmentsStopOnAnUnsetVariable) {
+  Project p(k_by_variables);
+  const std::vector<std::vector<std::string>> commands{{"status"}, {"validate"}, {"status", "test"}};
+  for (const auto& args : commands) {
+    const auto r = p.run(args);
+    EXPECT_EQ(r.exit_code, k_usage) << args[0] << "\n" << describe(r);
+    EXPECT_THAT(r.err, HasSubstr("environment variable TEST_DATABASE_URL is not set")) << describe(r);
+  }
+}
+
 TEST(ConfigCli, ConfigListsWhatResolvesAndFailsOnWhatDoesNot) {
   Project p(k_by_variables);
   const auto r = p.run({"config"});
