@@ -363,7 +363,7 @@ std::optional<CatalogProblem> check_file_type(const fs::path& dir, const fs::dir
     const auto root = fs::canonical(dir, ec);
     if (ec) return CatalogProblem{"read-error", p, 0, "cannot resolve " + dir.string() + ": " + ec.message()};
     const auto rel = target.lexically_relative(root);
-    if (rel.empty() || rel.native().starts_with("..") || rel.is_absolute()) {
+    if (rel.empty() || *rel.begin() == ".." || rel.is_absolute()) {
       return CatalogProblem{"bad-symlink", p, 0,
                             "symbolic link leads out of the migrations folder (to " + target.string() +
                                 "); only links to files inside " + root.string() + " are followed"};

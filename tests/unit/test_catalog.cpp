@@ -544,10 +544,12 @@ TEST(CatalogHostile, SymlinkInsideTheFolderIsFollowed) {
   TempDir dir;
   fs::create_directories(dir / "shared");
   write_file(dir / "shared/common.sql.txt", k_sql);
+  write_file(dir / "..dots.txt", k_sql);  // inside, though its name starts with ".."
   fs::create_symlink("shared/common.sql.txt", dir / "0001_a.sql");
+  fs::create_symlink(dir / "..dots.txt", dir / "0002_b.sql");
   auto scan = scan_catalog(dir.path());
   EXPECT_TRUE(scan.problems.empty()) << ::testing::PrintToString(codes_of(scan));
-  ASSERT_EQ(scan.catalog.migrations.size(), 1u);
+  ASSERT_EQ(scan.catalog.migrations.size(), 2u);
   EXPECT_EQ(scan.catalog.migrations[0].up.sql, k_sql);
 }
 
