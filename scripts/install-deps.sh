@@ -17,13 +17,16 @@ pkgs_build=(
 )
 # The benchmark also needs these (bench/, scripts/bench.sh).
 pkgs_bench=(time gnuplot-nox nodejs npm)
+# The fuzz targets (scripts/fuzz.sh): clang with libFuzzer (libclang-rt-14-dev), ccache is optional.
+pkgs_fuzz=(clang libclang-rt-14-dev)
 
 wanted=()
 for g in "${groups[@]}"; do
   case "$g" in
     build) wanted+=("${pkgs_build[@]}") ;;
     bench) wanted+=("${pkgs_build[@]}" "${pkgs_bench[@]}") ;;
-    *) echo "install-deps.sh: unknown group '$g' (build|bench)" >&2; exit 2 ;;
+    fuzz) wanted+=("${pkgs_fuzz[@]}") ;;
+    *) echo "install-deps.sh: unknown group '$g' (build|bench|fuzz)" >&2; exit 2 ;;
   esac
 done
 

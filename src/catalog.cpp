@@ -33,15 +33,12 @@ constexpr const char* k_bom = "\xEF\xBB\xBF";
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_name_char(char c) { return (c >= 'a' && c <= 'z') || is_digit(c) || c == '_'; }
 
-struct ParsedName {
-  std::string id;
-  std::string name;
-  bool down = false;
-};
+using ParsedName = MigrationFileName;
 
-// `<id>_<name>.sql` or `<id>_<name>.down.sql`; id 1-20 digits, name [a-z0-9_]+.
-std::optional<ParsedName> parse_file_name(const std::string& file_name) {
-  ParsedName parsed;
+}  // namespace
+
+std::optional<MigrationFileName> parse_migration_file_name(const std::string& file_name) {
+  MigrationFileName parsed;
   std::string stem;
   if (file_name.size() > 9 && file_name.ends_with(".down.sql")) {
     parsed.down = true;
@@ -61,6 +58,8 @@ std::optional<ParsedName> parse_file_name(const std::string& file_name) {
   }
   return parsed;
 }
+
+namespace {
 
 bool only_whitespace(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
@@ -90,25 +89,24 @@ struct LoadedFile {
 
 // Reads `name` relative to the open directory `dir_fd` into `buf` (reused
 // across files by the caller's thread, never shrunk, so no memset or
-// allocation per file): no path walk from the root, no fstat.
+// allocation per file): no path walk from the root. O_NONBLOCK so that a FIFO
+// swapped in after the scan cannot hang us; anything but a regular file is refused.
 std::optional<std::string_view> read_at(int dir_fd, const char* name, std::vector<char>& buf) {
-  int fd = ::openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
+  int fd = ::openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return std::nullopt;
-  if (buf.size() < 65536) buf.resize(65536);
-  std::size_t got = 0;
-  for (;;) {
-    if (got == buf.size()) buf.resize(buf.size() * 2);
-    auto n = ::read(fd, buf.data() + got, buf.size() - got);
-    if (n < 0) {
-      ::close(fd);
-      return std::nullopt;
-    }
-    got += static_cast<std::size_t>(n);
-    // A short read of a regular file is its end: saves the read() that returns 0.
-    if (n == 0 || got < buf.size()) break;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const int saved = S_ISREG(st.st_mode) ? errno : EINVAL;
+    ::close(fd);
+    errno = saved;
+    return std::nullopt;
   }
+  const auto got = read_to_end(fd, buf);
+  const int saved = errno;
   ::close(fd);
-  return std::string_view(buf.data(), got);
+  errno = saved;
+  if (!got) return std::nullopt;
+  return std::string_view(buf.data(), *got);
 }
 
 LoadedFile load_migration_file(int dir_fd, const fs::path& p, bool is_up) {
@@ -124,6 +122,15 @@ LoadedFile load_migration_file(int dir_fd, const fs::path& p, bool is_up) {
   if (!is_valid_utf8(raw, &bad)) {
     auto pos = line_col_at(std::string(raw), bad);
     out.problems.push_back({"invalid-utf8", p, pos.line, "file is not valid UTF-8 (byte offset " + std::to_string(bad) + ")"});
+    return out;
+  }
+  // PostgreSQL stops at a NUL (the C string ends there): the rest of the file
+  // would silently not run, and the partial run be recorded as the whole.
+  if (const auto nul = raw.find('\0'); nul != std::string_view::npos) {
+    auto pos = line_col_at(std::string(raw), nul);
+    out.problems.push_back({"nul-byte", p, pos.line,
+                            "file contains a NUL byte (byte offset " + std::to_string(nul) +
+                                "); PostgreSQL would ignore everything after it"});
     return out;
   }
   MigrationFile f;
@@ -169,28 +176,31 @@ void for_each_parallel(std::size_t n, const std::function<void(std::size_t)>& fn
 
 }  // namespace
 
-std::string read_file_bytes(const fs::path& p) {
-  // open + fstat + one read: no ifstream/ostringstream (fopen, buffer copies) per migration file.
-  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Failure("cannot read " + p.string());
-  struct stat st {};
-  std::string out;
-  if (::fstat(fd, &st) == 0 && st.st_size > 0) out.resize(static_cast<std::size_t>(st.st_size));
+std::optional<std::size_t> read_to_end(int fd, std::vector<char>& buf) {
+  if (buf.size() < 65536) buf.resize(65536);
   std::size_t got = 0;
   for (;;) {
-    if (got == out.size()) out.resize(out.size() < 4096 ? 4096 : out.size() * 2);
-    auto n = ::read(fd, out.data() + got, out.size() - got);
+    if (got == buf.size()) buf.resize(buf.size() * 2);
+    const auto n = ::read(fd, buf.data() + got, buf.size() - got);
     if (n < 0) {
-      ::close(fd);
-      throw Failure("cannot read " + p.string());
+      if (errno == EINTR) continue;
+      return std::nullopt;
     }
-    if (n == 0) break;
+    // Only 0 is the end: NFS, FUSE and pipes return short reads mid-file.
+    if (n == 0) return got;
     got += static_cast<std::size_t>(n);
-    if (st.st_size > 0 && got == static_cast<std::size_t>(st.st_size)) break;  // the whole file, one read
   }
+}
+
+std::string read_file_bytes(const fs::path& p) {
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Failure("cannot read " + p.string() + ": " + std::strerror(errno));
+  std::vector<char> buf;
+  const auto got = read_to_end(fd, buf);
+  const int saved = errno;
   ::close(fd);
-  out.resize(got);
-  return out;
+  if (!got) throw Failure("cannot read " + p.string() + ": " + std::strerror(saved));
+  return std::string(buf.data(), *got);
 }
 
 std::string CatalogProblem::format() const {
@@ -331,6 +341,46 @@ Directives parse_directives(const std::string& sql, const fs::path& path, std::v
   return d;
 }
 
+namespace {
+
+// A *.sql entry that is not a plain file, or a link that leaves the folder,
+// is an error, never skipped: a link to /etc/shadow must not reach the
+// server, and a directory or FIFO named like a migration is a mistake.
+std::optional<CatalogProblem> check_file_type(const fs::path& dir, const fs::directory_entry& de) {
+  const auto& p = de.path();
+  std::error_code ec;
+  const auto link_status = de.symlink_status(ec);
+  if (ec) return CatalogProblem{"read-error", p, 0, "cannot read " + p.string() + ": " + ec.message()};
+  if (fs::is_symlink(link_status)) {
+    const auto target = fs::canonical(p, ec);
+    if (ec == std::errc::too_many_symbolic_link_levels) {
+      return CatalogProblem{"bad-symlink", p, 0, "symbolic link loop (" + ec.message() + ")"};
+    }
+    if (ec) {
+      return CatalogProblem{"bad-symlink", p, 0,
+                            "dangling symbolic link to " + fs::read_symlink(p, ec).string() + " (its target does not exist)"};
+    }
+    const auto root = fs::canonical(dir, ec);
+    if (ec) return CatalogProblem{"read-error", p, 0, "cannot resolve " + dir.string() + ": " + ec.message()};
+    const auto rel = target.lexically_relative(root);
+    if (rel.empty() || *rel.begin() == ".." || rel.is_absolute()) {
+      return CatalogProblem{"bad-symlink", p, 0,
+                            "symbolic link leads out of the migrations folder (to " + target.string() +
+                                "); only links to files inside " + root.string() + " are followed"};
+    }
+  }
+  const auto status = de.status(ec);
+  if (ec) return CatalogProblem{"read-error", p, 0, "cannot read " + p.string() + ": " + ec.message()};
+  if (fs::is_regular_file(status)) return std::nullopt;
+  const std::string what = fs::is_directory(status) ? "a directory"
+                           : fs::is_fifo(status)     ? "a FIFO (named pipe)"
+                           : fs::is_socket(status)   ? "a socket"
+                                                     : "not a regular file";
+  return CatalogProblem{"not-a-file", p, 0, "is " + what + ", not a migration file"};
+}
+
+}  // namespace
+
 CatalogScan scan_catalog(const fs::path& dir) {
   CatalogScan scan;
   scan.catalog.dir = dir;
@@ -346,17 +396,20 @@ CatalogScan scan_catalog(const fs::path& dir) {
   std::vector<Entry> ups, downs;
   std::vector<fs::path> files;
   for (const auto& de : fs::directory_iterator(dir, ec)) {
-    if (!de.is_regular_file()) continue;
+    const auto file_name = de.path().filename().string();
+    if (file_name.starts_with(".") || !file_name.ends_with(".sql")) continue;  // README, .gitkeep, ...
+    if (auto problem = check_file_type(dir, de)) {
+      scan.problems.push_back(std::move(*problem));
+      continue;
+    }
     files.push_back(de.path());
   }
-  if (ec) throw ConfigError(dir.string() + ": cannot list migrations directory: " + ec.message());
   // By the native string: path::operator< parses components on every comparison.
   std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) { return a.native() < b.native(); });
 
   for (const auto& p : files) {
     auto file_name = p.filename().string();
-    if (file_name.starts_with(".") || !file_name.ends_with(".sql")) continue;  // README, .gitkeep, ...
-    auto parsed = parse_file_name(file_name);
+    auto parsed = parse_migration_file_name(file_name);
     if (!parsed) {
       scan.problems.push_back({"invalid-name", p, 0,
                                "file name does not match <id>_<name>.sql or <id>_<name>.down.sql "

@@ -39,7 +39,7 @@ void setup_logging(int verbosity, bool color) {
 
 std::chrono::milliseconds duration_flag(const std::string& text, const char* flag) {
   auto d = parse_duration(text);
-  if (!d) throw UsageError(std::string(flag) + ": invalid duration '" + text + "' (e.g. 500ms, 30s, 5min)");
+  if (!d) throw UsageError(std::string(flag) + " " + duration_error(text));
   return *d;
 }
 

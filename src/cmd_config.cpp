@@ -17,6 +17,17 @@ const char* to_string(LintPolicy p) {
   return "?";
 }
 
+// An environment whose ${VAR} is unset is listed, not used: say which variable.
+std::string url_shown(const Environment& e) {
+  return e.url.resolved() ? e.url.redacted() : "(" + e.url.unset_variable() + " is not set)";
+}
+
+// `mgr config` is where a config is checked as a whole: after listing what it
+// could, it fails (exit 2) on the first environment whose ${VAR} is unset.
+void throw_first_unresolved(const Config& config) {
+  for (const auto& e : config.environments) (void)e.url.get();
+}
+
 }  // namespace
 
 int run_config(const GlobalOptions& global) {
@@ -25,7 +36,7 @@ int run_config(const GlobalOptions& global) {
     nlohmann::json envs = nlohmann::json::array();
     for (const auto& e : config.environments) {
       nlohmann::json j{{"name", e.name},
-                       {"url", e.url.redacted()},
+                       {"url", e.url.resolved() ? nlohmann::json(e.url.redacted()) : nlohmann::json(nullptr)},
                        {"promote_from", e.promote_from ? nlohmann::json(*e.promote_from) : nlohmann::json(nullptr)},
                        {"backup", to_string(e.backup)},
                        {"backup_format", e.backup_format == BackupFormat::custom ? "custom" : "plain"},
@@ -35,6 +46,7 @@ int run_config(const GlobalOptions& global) {
       if (e.lock_timeout) j["lock_timeout"] = *e.lock_timeout;
       if (e.statement_timeout) j["statement_timeout"] = *e.statement_timeout;
       if (e.backup_keep) j["backup_keep"] = *e.backup_keep;
+      if (!e.url.resolved()) j["unset_variable"] = e.url.unset_variable();
       envs.push_back(j);
     }
     print_json({{"config", config.path.string()},
@@ -42,6 +54,7 @@ int run_config(const GlobalOptions& global) {
                 {"backups_dir", config.backups_dir.string()},
                 {"history_table", config.history_table.display()},
                 {"environments", envs}});
+    throw_first_unresolved(config);
     return 0;
   }
   Style style(global.color);
@@ -55,10 +68,11 @@ int run_config(const GlobalOptions& global) {
     std::string timeouts;
     if (e.lock_timeout) timeouts += "lock " + *e.lock_timeout;
     if (e.statement_timeout) timeouts += std::string(timeouts.empty() ? "" : ", ") + "statement " + *e.statement_timeout;
-    table.add({style.bold(e.name), e.url.redacted(), e.promote_from.value_or("-"), to_string(e.backup),
+    table.add({style.bold(e.name), url_shown(e), e.promote_from.value_or("-"), to_string(e.backup),
                to_string(e.lint), e.confirm ? "yes" : "no", timeouts.empty() ? "-" : timeouts});
   }
   std::cout << table.render(style);
+  throw_first_unresolved(config);
   return 0;
 }
 

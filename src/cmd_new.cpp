@@ -64,7 +64,7 @@ int run_new(const GlobalOptions& global, const NewOptions& opts) {
   for (const auto& de : fs::directory_iterator(config.migrations_dir)) {
     auto n = de.path().filename().string();
     auto us = n.find('_');
-    if (us != std::string::npos && us > 0 && std::all_of(n.begin(), n.begin() + static_cast<long>(us), ::isdigit)) {
+    if (us != std::string::npos && us > 0 && std::all_of(n.begin(), n.begin() + static_cast<long>(us), [](char c) { return c >= '0' && c <= '9'; })) {
       taken.insert(n.substr(0, us));
     }
   }

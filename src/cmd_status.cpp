@@ -50,6 +50,8 @@ int run_status(const GlobalOptions& global, const StatusOptions& opts) {
       Session session(*env, "mgr status");
       HistoryStore store(session, config.history_table);
       h.rows = store.read_all();
+    } catch (const ConfigError&) {  // e.g. its ${VAR} is unset: exit 2, not "unreachable"
+      throw;
     } catch (const Error& e) {
       h.error = e.what();
     } catch (const std::exception& e) {

@@ -67,6 +67,8 @@ int run_validate(const GlobalOptions& global, const ValidateOptions& opts) {
         HistoryStore history(session, config.history_table);
         state.rows = history.read_all();
         state.reachable = true;
+      } catch (const ConfigError&) {  // e.g. its ${VAR} is unset: exit 2, not "unreachable"
+        throw;
       } catch (const Error& e) {
         state.error = e.what();
       } catch (const std::exception& e) {

@@ -1,16 +1,21 @@
 #include "mgr/config.hpp"
 
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <limits>
 #include <map>
 #include <sstream>
+#include <string_view>
 
 #include "mgr/error.hpp"
 #include "mgr/text.hpp"
@@ -23,6 +28,7 @@ namespace {
 
 constexpr const char* k_default_config_path = "config/environments.yaml";
 constexpr int k_min_lint_pg_version = 10;
+constexpr std::size_t k_max_identifier_bytes = 63;  // NAMEDATALEN - 1
 
 const std::vector<std::string> k_top_level_keys = {"migrations_dir",  "backups_dir", "history_table",
                                                    "pg_bin_dir",      "lint_pg_version", "environments",
@@ -60,6 +66,18 @@ std::string sql_quote_identifier(const std::string& name) {
   out.push_back('"');
   return out;
 }
+
+// An unset ${VAR}: a ConfigError like any other at the top level; inside an
+// environment it is caught and kept on the environment for later (EnvironmentUrl).
+class UnsetVariable : public ConfigError {
+ public:
+  UnsetVariable(const std::string& message, std::string variable)
+      : ConfigError(message), m_variable(std::move(variable)) {}
+  const std::string& variable() const { return m_variable; }
+
+ private:
+  std::string m_variable;
+};
 
 // Builds `path:line:col: message` errors from yaml-cpp's 0-based marks.
 class Reporter {
@@ -155,10 +173,7 @@ class Reader {
   std::chrono::milliseconds duration(const std::string& key, const YAML::Node& value) const {
     const auto text = string(key, value);
     const auto parsed = parse_duration(text);
-    if (!parsed) {
-      m_reporter.fail(value, where(key) + " must be a duration such as 500ms, 10s, 15min, 1h or 2d, got '" + text +
-                                 "'");
-    }
+    if (!parsed) m_reporter.fail(value, where(key) + " " + duration_error(text));
     return *parsed;
   }
 
@@ -167,6 +182,25 @@ class Reader {
     if (text.empty()) m_reporter.fail(value, where(key) + " must not be empty");
     const fs::path p{text};
     return (p.is_absolute() ? p : base / p).lexically_normal();
+  }
+
+  // The scalar with every ${...} left out ($$ still a $): what the file itself
+  // says, without anything that comes from the environment.
+  static std::string literal_part(const std::string& text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '$' && i + 1 < text.size() && text[i + 1] == '$') {
+        out.push_back('$');
+        ++i;
+      } else if (text[i] == '$' && i + 1 < text.size() && text[i + 1] == '{') {
+        const auto close = text.find('}', i + 2);
+        if (close == std::string::npos) break;
+        i = close;
+      } else {
+        out.push_back(text[i]);
+      }
+    }
+    return out;
   }
 
   std::string where(const std::string& key) const {
@@ -208,8 +242,9 @@ class Reader {
       } else if (found) {
         out += *found;
       } else {
-        m_reporter.fail(value, "environment variable " + name + " is not set (used by " + where(key) +
-                                   "; set it or write ${" + name + ":-default})");
+        throw UnsetVariable(m_reporter.position(value.Mark()) + "environment variable " + name +
+                                " is not set (used by " + where(key) + "; set it or write ${" + name + ":-default})",
+                            name);
       }
       i = close;
     }
@@ -259,6 +294,20 @@ QualifiedName parse_history_table(const Reporter& reporter, const YAML::Node& no
     reporter.fail(node, "'history_table' must be name or schema.name with identifiers [A-Za-z_][A-Za-z0-9_]*, got '" +
                             text + "'");
   }
+  // PostgreSQL truncates identifiers to 63 bytes, so a long name would make
+  // `<name>_log` collide with (or misname) a table mgr also creates.
+  const std::size_t max_table = k_max_identifier_bytes - std::string_view(k_history_longest_suffix).size();
+  if (name.table.size() > max_table) {
+    reporter.fail(node, "'history_table' table name is " + std::to_string(name.table.size()) +
+                            " characters; at most " + std::to_string(max_table) + " (PostgreSQL's limit of " +
+                            std::to_string(k_max_identifier_bytes) + " minus mgr's suffix '" +
+                            k_history_longest_suffix + "' for its companion table)");
+  }
+  if (name.schema.size() > k_max_identifier_bytes) {
+    reporter.fail(node, "'history_table' schema name is " + std::to_string(name.schema.size()) +
+                            " characters; at most " + std::to_string(k_max_identifier_bytes) +
+                            " (PostgreSQL's identifier limit)");
+  }
   return name;
 }
 
@@ -276,6 +325,64 @@ struct EnvironmentSource {
   YAML::Node promote_from;  // the value node, for positions
 };
 
+// Whether the URL text, without its ${...} parts, still carries a password:
+// then the password is in the file itself.
+bool url_has_literal_password(const std::string& literal) {
+  try {
+    const auto url = DbUrl::parse(literal);
+    return url.password() && !url.password()->empty();
+  } catch (const ConfigError&) {
+    return false;  // nothing parseable is left without the variables
+  }
+}
+
+// One key of an environment's mapping into `e`. Throws UnsetVariable for an
+// unset ${VAR}, ConfigError for anything else.
+void parse_environment_key(const Reporter& reporter, const Reader& read, const fs::path& base, const std::string& name,
+                           const YAML::Node& value, Environment& e, EnvironmentSource& source) {
+  if (name == "url") {
+    const auto text = read.string(name, value);
+    try {
+      e.url = DbUrl::parse(text);
+    } catch (const ConfigError& error) {
+      reporter.fail(value, read.where(name) + ": " + error.what());
+    }
+    e.literal_password = url_has_literal_password(Reader::literal_part(value.Scalar()));
+  } else if (name == "promote_from") {
+    e.promote_from = read.scalar(name, value, "an environment name");
+    source.promote_from = value;
+  } else if (name == "backup") {
+    e.backup = read.choice<BackupPolicy>(name, value, {{"required", BackupPolicy::required}, {"off", BackupPolicy::off}});
+  } else if (name == "lint") {
+    e.lint = read.choice<LintPolicy>(
+        name, value, {{"block", LintPolicy::block}, {"warn", LintPolicy::warn}, {"off", LintPolicy::off}});
+  } else if (name == "confirm") {
+    e.confirm = read.boolean(name, value);
+  } else if (name == "lock_timeout" || name == "statement_timeout") {
+    // Kept as written (PostgreSQL reads it) but checked here so a typo fails early.
+    const auto text = read.string(name, value);
+    if (!parse_duration(text)) reporter.fail(value, read.where(name) + " " + duration_error(text));
+    (name == "lock_timeout" ? e.lock_timeout : e.statement_timeout) = text;
+  } else if (name == "lock_wait") {
+    e.lock_wait = read.duration(name, value);
+  } else if (name == "backup_format") {
+    e.backup_format = read.choice<BackupFormat>(name, value,
+                                                {{"custom", BackupFormat::custom}, {"plain", BackupFormat::plain}});
+  } else if (name == "backup_keep") {
+    e.backup_keep = read.integer(name, value, 1, "a positive integer");
+  } else if (name == "backup_timeout") {
+    e.backup_timeout = read.duration(name, value);
+    if (e.backup_timeout.count() <= 0) reporter.fail(value, read.where(name) + " must be longer than zero");
+  } else if (name == "pg_bin_dir") {
+    e.pg_bin_dir = read.path(name, value, base);
+  } else if (name == "drift") {
+    e.drift = read.choice<DriftPolicy>(
+        name, value, {{"block", DriftPolicy::block}, {"warn", DriftPolicy::warn}, {"off", DriftPolicy::off}});
+  } else if (name == "scratch_url") {
+    e.scratch_url = parse_url_value(reporter, read, name, value);
+  }
+}
+
 Environment parse_environment(const Reporter& reporter, const EnvLookup& env, const fs::path& base,
                               const YAML::Node& key, const YAML::Node& body, EnvironmentSource& source) {
   Environment e;
@@ -288,55 +395,20 @@ Environment parse_environment(const Reporter& reporter, const EnvLookup& env, co
   const std::string context = "in environment '" + e.name + "'";
   const Reader read(reporter, env, "environment '" + e.name + "'");
   bool has_url = false;
+  // The first unset ${VAR} of this environment; the others' keys still get checked.
+  std::optional<UnsetVariable> unset;
   if (body.IsMap()) {
     for (const auto& [k, value] : entries(reporter, body, k_environment_keys, context)) {
       const auto& name = k.Scalar();
-      if (name == "url") {
-        has_url = true;
-        const auto text = read.string(name, value);
-        try {
-          e.url = DbUrl::parse(text);
-        } catch (const ConfigError& error) {
-          reporter.fail(value, read.where(name) + ": " + error.what());
-        }
-      } else if (name == "promote_from") {
-        e.promote_from = read.scalar(name, value, "an environment name");
-        source.promote_from = value;
-      } else if (name == "backup") {
-        e.backup = read.choice<BackupPolicy>(name, value, {{"required", BackupPolicy::required}, {"off", BackupPolicy::off}});
-      } else if (name == "lint") {
-        e.lint = read.choice<LintPolicy>(
-            name, value, {{"block", LintPolicy::block}, {"warn", LintPolicy::warn}, {"off", LintPolicy::off}});
-      } else if (name == "confirm") {
-        e.confirm = read.boolean(name, value);
-      } else if (name == "lock_timeout" || name == "statement_timeout") {
-        // Kept as written (PostgreSQL reads it) but checked here so a typo fails early.
-        const auto text = read.string(name, value);
-        if (!parse_duration(text)) {
-          reporter.fail(value, read.where(name) + " must be a duration such as 500ms, 10s, 15min, 1h or 2d, got '" +
-                                   text + "'");
-        }
-        (name == "lock_timeout" ? e.lock_timeout : e.statement_timeout) = text;
-      } else if (name == "lock_wait") {
-        e.lock_wait = read.duration(name, value);
-      } else if (name == "backup_format") {
-        e.backup_format = read.choice<BackupFormat>(name, value,
-                                                    {{"custom", BackupFormat::custom}, {"plain", BackupFormat::plain}});
-      } else if (name == "backup_keep") {
-        e.backup_keep = read.integer(name, value, 1, "a positive integer");
-      } else if (name == "backup_timeout") {
-        e.backup_timeout = read.duration(name, value);
-        if (e.backup_timeout.count() <= 0) reporter.fail(value, read.where(name) + " must be longer than zero");
-      } else if (name == "pg_bin_dir") {
-        e.pg_bin_dir = read.path(name, value, base);
-      } else if (name == "drift") {
-        e.drift = read.choice<DriftPolicy>(
-            name, value, {{"block", DriftPolicy::block}, {"warn", DriftPolicy::warn}, {"off", DriftPolicy::off}});
-      } else if (name == "scratch_url") {
-        e.scratch_url = parse_url_value(reporter, read, name, value);
+      if (name == "url") has_url = true;
+      try {
+        parse_environment_key(reporter, read, base, name, value, e, source);
+      } catch (const UnsetVariable& error) {
+        if (!unset) unset = error;
       }
     }
   }
+  if (unset) e.url = EnvironmentUrl::unresolved(unset->what(), unset->variable());
   if (!has_url) reporter.fail(key, "environment '" + e.name + "' has no 'url'");
   return e;
 }
@@ -399,6 +471,18 @@ void check_promotions(const Reporter& reporter, const std::vector<Environment>& 
 
 }  // namespace
 
+EnvironmentUrl EnvironmentUrl::unresolved(std::string message, std::string variable) {
+  EnvironmentUrl out;
+  out.m_error = std::move(message);
+  out.m_variable = std::move(variable);
+  return out;
+}
+
+const DbUrl& EnvironmentUrl::get() const {
+  if (!m_error.empty()) throw ConfigError(m_error);
+  return m_url;
+}
+
 std::string QualifiedName::quoted() const {
   return schema.empty() ? sql_quote_identifier(table) : sql_quote_identifier(schema) + "." + sql_quote_identifier(table);
 }
@@ -427,24 +511,62 @@ EnvLookup process_env_lookup() {
   };
 }
 
-std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
+namespace {
+
+enum class DurationStatus { ok, malformed, too_long };
+
+// std::from_chars and an overflow-checked multiply: no digit count guesses, no UB.
+DurationStatus parse_duration_into(const std::string& text, std::chrono::milliseconds& out) {
+  auto is_blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
   std::size_t i = 0;
-  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-  const std::size_t digits_begin = i;
-  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-  const std::size_t digits = i - digits_begin;
-  if (digits == 0 || digits > 12) return std::nullopt;  // 12 digits of days still fit in int64 ms
-  const long long number = std::stoll(text.substr(digits_begin, digits));
-  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  while (i < text.size() && is_blank(text[i])) ++i;
+  // from_chars takes a leading '-'; a duration never has a sign.
+  if (i >= text.size() || text[i] < '0' || text[i] > '9') return DurationStatus::malformed;
+  long long number = 0;
+  const char* const end = text.data() + text.size();
+  const auto [after, ec] = std::from_chars(text.data() + i, end, number);
+  std::size_t j = static_cast<std::size_t>(after - text.data());
+  if (ec == std::errc::result_out_of_range) {
+    // Still a number, only far too large: say so rather than "malformed".
+    while (j < text.size() && text[j] >= '0' && text[j] <= '9') ++j;
+  } else if (ec != std::errc{}) {
+    return DurationStatus::malformed;
+  }
+  while (j < text.size() && is_blank(text[j])) ++j;
   std::size_t unit_end = text.size();
-  while (unit_end > i && std::isspace(static_cast<unsigned char>(text[unit_end - 1]))) --unit_end;
-  const std::string unit = text.substr(i, unit_end - i);
+  while (unit_end > j && is_blank(text[unit_end - 1])) --unit_end;
+  const std::string unit = text.substr(j, unit_end - j);
   // PostgreSQL's time units, as accepted for lock_timeout and statement_timeout.
   static const std::map<std::string, long long> k_units = {
       {"", 1}, {"ms", 1}, {"s", 1000}, {"min", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
   const auto it = k_units.find(unit);
-  if (it == k_units.end()) return std::nullopt;
-  return std::chrono::milliseconds{number * it->second};
+  if (it == k_units.end()) return DurationStatus::malformed;
+  if (ec == std::errc::result_out_of_range || number > k_max_duration.count() / it->second) {
+    return DurationStatus::too_long;
+  }
+  out = std::chrono::milliseconds{number * it->second};
+  return out > k_max_duration ? DurationStatus::too_long : DurationStatus::ok;
+}
+
+}  // namespace
+
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
+  std::chrono::milliseconds out{0};
+  if (parse_duration_into(text, out) != DurationStatus::ok) return std::nullopt;
+  return out;
+}
+
+std::string duration_error(const std::string& text) {
+  std::chrono::milliseconds out{0};
+  switch (parse_duration_into(text, out)) {
+    case DurationStatus::ok:
+      return "";
+    case DurationStatus::too_long:
+      return std::string("must be at most ") + k_max_duration_text + ", got '" + text + "'";
+    case DurationStatus::malformed:
+      break;
+  }
+  return "must be a duration such as 500ms, 10s, 15min, 1h or 2d, got '" + text + "'";
 }
 
 Config parse_config(const std::string& yaml_text, const fs::path& path, const EnvLookup& env) {
@@ -513,6 +635,27 @@ Config parse_config(const std::string& yaml_text, const fs::path& path, const En
   return config;
 }
 
+namespace {
+
+// As ssh does for private keys: a password written in a file that others can
+// read is worth a warning (not a refusal: the file may be on a private machine).
+void warn_if_password_exposed(const Config& config) {
+  std::vector<std::string> names;
+  for (const auto& e : config.environments) {
+    if (e.literal_password) names.push_back(e.name);
+  }
+  struct stat st {};
+  if (names.empty() || ::stat(config.path.c_str(), &st) != 0 || (st.st_mode & 077) == 0) return;
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  spdlog::warn("{} holds the database password of {} and is readable by {} (mode {}); run chmod 600 {}, "
+               "or take the password from an environment variable (${{VAR}})",
+               config.path.string(), join(names, ", "), (st.st_mode & 007) != 0 ? "others" : "its group", mode,
+               config.path.string());
+}
+
+}  // namespace
+
 Config load_config(const fs::path& path, const EnvLookup& env) {
   const std::string how = " (choose another file with --config PATH or MGR_CONFIG)";
   std::error_code ec;
@@ -526,7 +669,9 @@ Config load_config(const fs::path& path, const EnvLookup& env) {
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) throw ConfigError("cannot read config file '" + path.string() + "'" + how);
-  return parse_config(text.str(), path, env);
+  auto config = parse_config(text.str(), path, env);
+  warn_if_password_exposed(config);
+  return config;
 }
 
 fs::path resolve_config_path(const std::optional<std::string>& flag, const EnvLookup& env) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <memory>
 #include <set>
 #include <utility>
@@ -16,6 +17,8 @@ namespace mgr {
 namespace {
 
 constexpr const char* k_mask = "***";
+
+bool is_secret_keyword(const std::string& key);
 
 // A byte range [begin, end) of the original text that holds a password.
 using Span = std::pair<std::size_t, std::size_t>;
@@ -73,7 +76,7 @@ std::vector<Span> uri_password_spans(const std::string& text, std::size_t prefix
     auto amp = text.find('&', start);
     if (amp == std::string::npos) amp = text.size();
     const auto eq = text.find('=', start);
-    if (eq != std::string::npos && eq < amp && percent_decode(text.substr(start, eq - start)) == "password" &&
+    if (eq != std::string::npos && eq < amp && is_secret_keyword(percent_decode(text.substr(start, eq - start))) &&
         eq + 1 < amp) {
       spans.emplace_back(eq + 1, amp);
     }
@@ -106,7 +109,7 @@ std::vector<Span> keyword_password_spans(const std::string& text) {
     } else {
       while (i < n && !is_space(text[i])) i += (text[i] == '\\' && i + 1 < n) ? 2 : 1;
     }
-    if (key == "password" && i > value_begin) spans.emplace_back(value_begin, i);
+    if (is_secret_keyword(key) && i > value_begin) spans.emplace_back(value_begin, i);
   }
   return spans;
 }
@@ -136,6 +139,22 @@ void replace_all(std::string& text, const std::string& needle, const std::string
     text.replace(pos, needle.size(), with);
   }
 }
+
+// libpq's own list of secret options (dispchar "*": password, sslpassword, and
+// whatever a newer libpq adds), so none is ever shown or put on a command line.
+const std::set<std::string>& secret_keywords() {
+  static const std::set<std::string> keywords = [] {
+    std::set<std::string> out{"password"};
+    std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> defaults(PQconndefaults(), PQconninfoFree);
+    for (auto* o = defaults.get(); o != nullptr && o->keyword != nullptr; ++o) {
+      if (o->dispchar != nullptr && std::strchr(o->dispchar, '*') != nullptr) out.insert(o->keyword);
+    }
+    return out;
+  }();
+  return keywords;
+}
+
+bool is_secret_keyword(const std::string& key) { return secret_keywords().count(key) > 0; }
 
 const std::set<std::string>& known_keywords() {
   static const std::set<std::string> keywords = [] {
@@ -231,6 +250,14 @@ DbUrl DbUrl::parse(const std::string& text) {
           "database URL has '@' after the host part; percent-encode special characters in the user name "
           "and password (%40 for '@', %2F for '/')");
     }
+    // libpq ends the userinfo at the first '@': a second one before the path
+    // means an unencoded '@' in the password, whose rest would become the host.
+    const auto authority = text.substr(prefix, slash == std::string::npos ? std::string::npos : slash - prefix);
+    if (std::count(authority.begin(), authority.end(), '@') > 1) {
+      throw ConfigError(
+          "database URL has more than one '@' before the host; percent-encode special characters in the user "
+          "name and password (%40 for '@', %2F for '/', %3A for ':')");
+    }
   }
 
   char* errmsg = nullptr;
@@ -249,6 +276,8 @@ DbUrl DbUrl::parse(const std::string& text) {
     const std::string key = o->keyword;
     if (key == "password") {
       url.m_password = o->val;
+    } else if (is_secret_keyword(key)) {
+      if (*o->val != '\0') url.m_secrets.emplace(key, o->val);
     } else if (*o->val != '\0') {
       url.m_options.emplace(key, o->val);
     }
@@ -273,11 +302,13 @@ std::string DbUrl::option(const std::string& key) const {
 
 std::string redact_secrets(const std::string& text, const DbUrl& url) {
   std::string out = text;
-  if (url.password() && !url.password()->empty()) {
-    // The password as written too: percent-encoded in a URI, escaped in key=value.
+  const bool has_password = url.password() && !url.password()->empty();
+  if (has_password || !url.secret_options().empty()) {
+    // The secrets as written too: percent-encoded in a URI, escaped in key=value.
     const std::string& raw = url.conninfo_with_secret();
     for (const auto& [begin, end] : password_spans(raw)) replace_all(out, raw.substr(begin, end - begin), k_mask);
-    replace_all(out, *url.password(), k_mask);
+    if (has_password) replace_all(out, *url.password(), k_mask);
+    for (const auto& [key, value] : url.secret_options()) replace_all(out, value, k_mask);
   }
   // Any other scheme://user:password@ in the text.
   std::vector<Span> spans;

@@ -40,7 +40,9 @@ struct Migration {
 
 // A problem with the files, with the file(s) and line it concerns.
 struct CatalogProblem {
-  std::string code;  // stable: invalid-name, duplicate-id, orphan-down, empty-file, invalid-utf8, unknown-directive, read-error
+  // stable: invalid-name, duplicate-id, orphan-down, empty-file, invalid-utf8, nul-byte,
+  // unknown-directive, read-error, bad-symlink, not-a-file
+  std::string code;
   std::filesystem::path path;
   int line = 0;  // 0 when the whole file is meant
   std::string message;  // already names every file involved
@@ -59,6 +61,16 @@ struct CatalogScan {
   Catalog catalog;  // the valid migrations found
   std::vector<CatalogProblem> problems;
 };
+
+struct MigrationFileName {
+  std::string id;    // digits as written
+  std::string name;  // [a-z0-9_]+
+  bool down = false;
+};
+
+// `<id>_<name>.sql` or `<id>_<name>.down.sql` (id 1-20 digits, name
+// [a-z0-9_]+); nullopt for any other name.
+std::optional<MigrationFileName> parse_migration_file_name(const std::string& file_name);
 
 // Orders ids numerically ("9" < "10"; "0001" == "1").
 int compare_ids(const std::string& a, const std::string& b);
@@ -88,5 +100,10 @@ bool is_valid_utf8(std::string_view bytes, std::size_t* bad_offset = nullptr);
 
 // A whole file as bytes; Failure naming the file when it cannot be read.
 std::string read_file_bytes(const std::filesystem::path& p);
+
+// Reads `fd` into `buf` (grown as needed, never shrunk) until read() returns 0:
+// a short read is not the end of the file (NFS, FUSE). The byte count, or
+// nullopt with errno set on a read error.
+std::optional<std::size_t> read_to_end(int fd, std::vector<char>& buf);
 
 }  // namespace mgr

@@ -22,6 +22,11 @@ enum class LintPolicy { block, warn, off };
 enum class BackupFormat { custom, plain };
 enum class DriftPolicy { block, warn, off };  // docs/drift.md
 
+// The longest suffix mgr appends to the history table's name for a table of
+// its own (HistoryStore::log_table: the audit log `<name>_log`); the config
+// checks that the name plus this fits PostgreSQL's 63-byte identifiers.
+inline constexpr const char* k_history_longest_suffix = "_log";
+
 // A possibly schema-qualified table name: ops.schema_migrations.
 struct QualifiedName {
   std::string schema;  // empty: the connection's search_path decides (normally public)
@@ -32,9 +37,45 @@ struct QualifiedName {
   std::string display() const;
 };
 
+// An environment's database URL, or why it could not be resolved. A `${VAR}`
+// that is unset in an environment's body does not fail the whole config: it
+// fails that environment, and only when something uses its URL (connect,
+// back up, print it). Every accessor throws the deferred ConfigError, so an
+// unresolved environment cannot be used by accident.
+class EnvironmentUrl {
+ public:
+  EnvironmentUrl() = default;
+  EnvironmentUrl(DbUrl url) : m_url(std::move(url)) {}  // NOLINT: implicit, an Environment's url is set from a DbUrl
+
+  // `message` is the full `path:line:col: ...` error; `variable` the unset name.
+  static EnvironmentUrl unresolved(std::string message, std::string variable);
+
+  bool resolved() const { return m_error.empty(); }
+  // The unset variable ("" when resolved): for listings that must not throw.
+  const std::string& unset_variable() const { return m_variable; }
+
+  // The URL; throws the deferred ConfigError (exit 2) when unresolved.
+  const DbUrl& get() const;
+  operator const DbUrl&() const { return get(); }  // NOLINT: call sites pass env.url where a DbUrl is wanted
+
+  // DbUrl's interface, each through get().
+  const std::string& redacted() const { return get().redacted(); }
+  const std::string& conninfo_with_secret() const { return get().conninfo_with_secret(); }
+  std::string conninfo_without_password() const { return get().conninfo_without_password(); }
+  const std::optional<std::string>& password() const { return get().password(); }
+  const std::map<std::string, std::string>& options() const { return get().options(); }
+  const std::map<std::string, std::string>& secret_options() const { return get().secret_options(); }
+  std::string option(const std::string& key) const { return get().option(key); }
+
+ private:
+  DbUrl m_url;
+  std::string m_error;
+  std::string m_variable;
+};
+
 struct Environment {
   std::string name;
-  DbUrl url;
+  EnvironmentUrl url;  // throws on use when one of the environment's ${VAR} is unset
   int line = 0;  // where the environment is declared, for messages
   std::optional<std::string> promote_from;
   BackupPolicy backup = BackupPolicy::required;
@@ -51,6 +92,7 @@ struct Environment {
   std::optional<std::filesystem::path> pg_bin_dir;  // per environment override
   DriftPolicy drift = DriftPolicy::block;
   std::optional<DbUrl> scratch_url;  // server where `mgr drift --against-migrations` makes its scratch database
+  bool literal_password = false;  // the url's password is written in the file, not taken from ${VAR}
 };
 
 struct Config {
@@ -74,8 +116,20 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 // Lookup from the process environment (getenv).
 EnvLookup process_env_lookup();
 
+// The longest duration mgr accepts anywhere (lock_wait, backup_timeout, the two
+// PostgreSQL timeouts, --lock-wait): 24 days, just under PostgreSQL's own limit
+// for lock_timeout/statement_timeout (INT_MAX ms). Longer is a typo, and far
+// longer would overflow the clocks that wait on it.
+inline constexpr std::chrono::milliseconds k_max_duration{24LL * 86'400'000};
+inline constexpr const char* k_max_duration_text = "24d";
+
 // Parses a duration as PostgreSQL writes it: "500ms", "10s", "15min", "1h", "2d"; bare number = ms.
+// nullopt when malformed or longer than k_max_duration (see duration_error).
 std::optional<std::chrono::milliseconds> parse_duration(const std::string& text);
+
+// Why parse_duration rejected `text`: "must be a duration such as ..." or
+// "must be at most 30d"; the caller prefixes what it is.
+std::string duration_error(const std::string& text);
 
 // Throws ConfigError with `path:line:col: message` on any problem.
 Config load_config(const std::filesystem::path& path, const EnvLookup& env = process_env_lookup());

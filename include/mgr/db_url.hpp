@@ -20,7 +20,7 @@ class DbUrl {
   // the text is neither a postgres URI nor a libpq key=value string.
   static DbUrl parse(const std::string& text);
 
-  // The text as written, password replaced with ***: postgresql://app:***@host/db
+  // The text as written, password (and any other secret option) replaced with ***: postgresql://app:***@host/db
   const std::string& redacted() const { return m_redacted; }
 
   // Full conninfo for libpq, password included. Only db sessions use this.
@@ -32,8 +32,13 @@ class DbUrl {
   const std::optional<std::string>& password() const { return m_password; }
 
   // Parsed libpq options with non-empty values (host, port, dbname, user, ...);
-  // never contains "password".
+  // never contains "password" nor any other secret option (see secret_options).
   const std::map<std::string, std::string>& options() const { return m_options; }
+
+  // Secret libpq options other than the password (those PQconndefaults marks
+  // with dispchar "*", e.g. sslpassword): redacted like the password, never in
+  // options() or conninfo_without_password().
+  const std::map<std::string, std::string>& secret_options() const { return m_secrets; }
   std::string option(const std::string& key) const;
 
   bool empty() const { return m_raw.empty(); }
@@ -43,6 +48,7 @@ class DbUrl {
   std::string m_redacted;
   std::optional<std::string> m_password;
   std::map<std::string, std::string> m_options;
+  std::map<std::string, std::string> m_secrets;
 };
 
 // Replaces any occurrence of a known password (and URI userinfo passwords)

@@ -3,6 +3,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -112,7 +115,7 @@ TEST(Catalog, OtherFilesAreIgnored) {
   write_file(dir / ".gitkeep", "");
   write_file(dir / "notes.txt", "x");
   write_file(dir / ".hidden.sql", "whatever");
-  fs::create_directories(dir / "subdir.sql");  // a directory is not a file
+  fs::create_directories(dir / "subdir");
   write_file(dir / "0001_init.sql", k_sql);
   auto scan = scan_catalog(dir.path());
   EXPECT_TRUE(scan.problems.empty()) << ::testing::PrintToString(codes_of(scan));
@@ -496,6 +499,111 @@ TEST(Catalog, OrdinaryCommentsMentioningMgrAreNotDirectives) {
                          &problems);
   EXPECT_TRUE(problems.empty());
   EXPECT_FALSE(d.no_transaction);
+}
+
+// ---- hostile files (issue 17 #6, #11; issue 11 #8) ----------------------------
+
+TEST(CatalogHostile, NulByteIsRejectedWithFileAndOffset) {
+  TempDir dir;
+  write_file(dir / "0001_a.sql", std::string("select 1;\nselect 2;") + '\0' + "drop table t;\n");
+  auto scan = scan_catalog(dir.path());
+  auto p = only_problem(scan);
+  EXPECT_EQ(p.code, "nul-byte");
+  EXPECT_EQ(p.line, 2);
+  EXPECT_THAT(p.format(), HasSubstr("0001_a.sql:2: file contains a NUL byte (byte offset 19)"));
+  EXPECT_TRUE(scan.catalog.migrations.empty());
+  try {
+    load_catalog(dir.path());
+    FAIL() << "accepted";
+  } catch (const ConfigError& e) {  // exit 2
+    EXPECT_THAT(e.what(), HasSubstr("byte offset 19"));
+  }
+}
+
+TEST(CatalogHostile, NulByteInDownFileToo) {
+  TempDir dir;
+  write_file(dir / "0001_a.sql", k_sql);
+  write_file(dir / "0001_a.down.sql", std::string("drop table t;") + '\0');
+  EXPECT_EQ(only_problem(scan_catalog(dir.path())).code, "nul-byte");
+}
+
+TEST(CatalogHostile, SymlinkOutOfTheFolderIsRefusedNotRead) {
+  TempDir outside, dir;
+  write_file(outside / "secret.sql", "the content of /etc/shadow\n");
+  fs::create_symlink(outside / "secret.sql", dir / "0001_a.sql");
+  write_file(dir / "0002_b.sql", k_sql);
+  fs::create_symlink("../" + outside.path().filename().string() + "/secret.sql", dir / "0003_c.sql");
+  auto scan = scan_catalog(dir.path());
+  ASSERT_EQ(codes_of(scan), (std::vector<std::string>{"bad-symlink", "bad-symlink"}));
+  EXPECT_THAT(scan.problems[0].message, HasSubstr("leads out of the migrations folder"));
+  EXPECT_EQ(ids_of(scan.catalog), std::vector<std::string>{"0002"});
+  for (const auto& m : scan.catalog.migrations) EXPECT_THAT(m.up.sql, ::testing::Not(HasSubstr("shadow")));
+}
+
+TEST(CatalogHostile, SymlinkInsideTheFolderIsFollowed) {
+  TempDir dir;
+  fs::create_directories(dir / "shared");
+  write_file(dir / "shared/common.sql.txt", k_sql);
+  write_file(dir / "..dots.txt", k_sql);  // inside, though its name starts with ".."
+  fs::create_symlink("shared/common.sql.txt", dir / "0001_a.sql");
+  fs::create_symlink(dir / "..dots.txt", dir / "0002_b.sql");
+  auto scan = scan_catalog(dir.path());
+  EXPECT_TRUE(scan.problems.empty()) << ::testing::PrintToString(codes_of(scan));
+  ASSERT_EQ(scan.catalog.migrations.size(), 2u);
+  EXPECT_EQ(scan.catalog.migrations[0].up.sql, k_sql);
+}
+
+TEST(CatalogHostile, DanglingLinkLoopFifoAndDirectoryAreErrors) {
+  TempDir dir;
+  fs::create_symlink(dir / "nowhere.txt", dir / "0001_dangling.sql");
+  fs::create_symlink(dir / "0003_loop_b.sql", dir / "0002_loop_a.sql");
+  fs::create_symlink(dir / "0002_loop_a.sql", dir / "0003_loop_b.sql");
+  ASSERT_EQ(::mkfifo((dir / "0004_fifo.sql").c_str(), 0644), 0);
+  fs::create_directories(dir / "0005_dir.sql");
+  write_file(dir / "0006_fine.sql", k_sql);
+  auto scan = scan_catalog(dir.path());  // must not hang on the FIFO
+  ASSERT_EQ(codes_of(scan),
+            (std::vector<std::string>{"bad-symlink", "bad-symlink", "bad-symlink", "not-a-file", "not-a-file"}));
+  EXPECT_THAT(scan.problems[0].message, HasSubstr("dangling"));
+  EXPECT_THAT(scan.problems[1].message, HasSubstr("loop"));
+  EXPECT_THAT(scan.problems[3].message, HasSubstr("FIFO"));
+  EXPECT_THAT(scan.problems[4].message, HasSubstr("directory"));
+  EXPECT_EQ(ids_of(scan.catalog), std::vector<std::string>{"0006"});
+  EXPECT_THROW(load_catalog(dir.path()), ConfigError);
+}
+
+TEST(CatalogHostile, OtherEntriesAreStillIgnored) {
+  TempDir dir;
+  fs::create_directories(dir / "archive");
+  fs::create_symlink("/etc/hostname", dir / "README");
+  write_file(dir / "0001_a.sql", k_sql);
+  auto scan = scan_catalog(dir.path());
+  EXPECT_TRUE(scan.problems.empty());
+  EXPECT_EQ(scan.catalog.migrations.size(), 1u);
+}
+
+// A SEQPACKET socket returns one packet per read(): a short read that is not
+// the end, as NFS and FUSE may return. Taking it for the end truncated files.
+TEST(CatalogHostile, ReadToEndDoesNotStopAtAShortRead) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds), 0);
+  const std::string first = "create table t (id int);\n", second = "drop table everything;\n";
+  ASSERT_EQ(::write(fds[1], first.data(), first.size()), static_cast<ssize_t>(first.size()));
+  ASSERT_EQ(::write(fds[1], second.data(), second.size()), static_cast<ssize_t>(second.size()));
+  ::close(fds[1]);
+  std::vector<char> buf;
+  const auto got = read_to_end(fds[0], buf);
+  ::close(fds[0]);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(std::string(buf.data(), *got), first + second);
+}
+
+TEST(CatalogHostile, ReadFileBytesReadsLargeFilesWhole) {
+  TempDir dir;
+  std::string big(300000, 'x');
+  for (std::size_t i = 0; i < big.size(); i += 100) big[i] = '\n';
+  write_file(dir / "big.sql", big);
+  EXPECT_EQ(read_file_bytes(dir / "big.sql"), big);
 }
 
 }  // namespace

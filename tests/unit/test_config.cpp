@@ -173,11 +173,67 @@ TEST(Config, InterpolatesSetVariable) {
   EXPECT_EQ(config.get("dev").url.option("dbname"), "set_db");
 }
 
-TEST(Config, UnsetVariableIsErrorNamingVariableAndLine) {
-  const auto message = error_of("environments:\n  dev:\n    url: postgresql://h/db\n  test:\n    url: ${TEST_URL}\n");
-  EXPECT_THAT(message, StartsWith(at(5)));
-  EXPECT_THAT(message, HasSubstr("TEST_URL"));
-  EXPECT_THAT(message, HasSubstr("not set"));
+TEST(Config, UnsetVariableIsErrorNamingVariableAndLineWhenTheEnvironmentIsUsed) {
+  const auto config = parse("environments:\n  dev:\n    url: postgresql://h/db\n  test:\n    url: ${TEST_URL}\n");
+  const auto& test = config.get("test");
+  EXPECT_FALSE(test.url.resolved());
+  EXPECT_EQ(test.url.unset_variable(), "TEST_URL");
+  try {
+    (void)test.url.conninfo_with_secret();
+    FAIL() << "an unresolved environment's URL was handed out";
+  } catch (const ConfigError& e) {
+    const std::string message = e.what();
+    EXPECT_THAT(message, StartsWith(at(5) + "10: "));
+    EXPECT_THAT(message, HasSubstr("environment variable TEST_URL is not set"));
+    EXPECT_THAT(message, HasSubstr("'url' in environment 'test'"));
+  }
+}
+
+// Issue 12 #1: only DEV_DATABASE_URL set must not stop commands that use dev alone.
+TEST(Config, UnsetVariableOfAnotherEnvironmentDoesNotStopThisOne) {
+  const auto config = parse(
+      "environments:\n"
+      "  dev:\n    url: ${DEV_DATABASE_URL}\n"
+      "  test:\n    url: ${TEST_DATABASE_URL}\n    promote_from: dev\n"
+      "  prod:\n    url: ${PROD_DATABASE_URL}\n    promote_from: test\n",
+      {{"DEV_DATABASE_URL", "postgresql://u:pw@devhost/app"}});
+  const auto& dev = config.get("dev");
+  EXPECT_TRUE(dev.url.resolved());
+  EXPECT_EQ(dev.url.option("host"), "devhost");
+  EXPECT_EQ(dev.url.redacted(), "postgresql://u:***@devhost/app");
+  // The promotion chain is still checked: it does not need the URLs.
+  EXPECT_EQ(config.get("prod").promote_from, "test");
+  // Every way to the URL of an unresolved environment throws the deferred error.
+  const auto& test = config.get("test");
+  EXPECT_THROW((void)test.url.redacted(), ConfigError);
+  EXPECT_THROW((void)test.url.password(), ConfigError);
+  EXPECT_THROW((void)test.url.options(), ConfigError);
+  EXPECT_THROW((void)test.url.conninfo_without_password(), ConfigError);
+  EXPECT_THROW([&] { const DbUrl& as_db_url = test.url; (void)as_db_url; }(), ConfigError);
+}
+
+TEST(Config, UnsetVariableInAnyKeyDefersTheWholeEnvironment) {
+  const auto config = parse(k_minimal + "  test:\n    url: host=t\n    lock_wait: ${TEST_WAIT}\n");
+  EXPECT_TRUE(config.get("dev").url.resolved());
+  try {
+    (void)config.get("test").url.get();
+    FAIL() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), StartsWith(at(6)));
+    EXPECT_THAT(e.what(), HasSubstr("TEST_WAIT"));
+  }
+}
+
+TEST(Config, OtherProblemsOfAnUnusedEnvironmentStillFailAtOnce) {
+  // Only an unset variable waits for use; a mistake in the file is reported now.
+  EXPECT_THAT(error_of(k_minimal + "  test:\n    url: ${TEST_URL}\n    lock_wait: forever\n"), StartsWith(at(6)));
+  EXPECT_THAT(error_of(k_minimal + "  test:\n    url: ${TEST_URL}\n    colour: blue\n"), StartsWith(at(6)));
+}
+
+TEST(Config, UnsetVariableAtTopLevelIsAnErrorAtOnce) {
+  const auto message = error_of("migrations_dir: ${MIGRATIONS}\n" + k_minimal);
+  EXPECT_THAT(message, StartsWith(at(1)));
+  EXPECT_THAT(message, HasSubstr("MIGRATIONS is not set"));
 }
 
 TEST(Config, DefaultUsedWhenUnset) {
@@ -410,6 +466,32 @@ TEST(Config, SchemaQualifiedHistoryTable) {
   EXPECT_EQ(plain.history_table.display(), "_Mig2");
 }
 
+TEST(Config, HistoryTableLeavesRoomForTheLogTableSuffix) {
+  // 59 + "_log" = 63 bytes, PostgreSQL's limit; 60 would truncate the log table's name.
+  const std::string fits(59, 'h'), too_long(60, 'h');
+  EXPECT_EQ(parse("history_table: " + fits + "\n" + k_minimal).history_table.table, fits);
+  EXPECT_EQ(parse("history_table: ops." + fits + "\n" + k_minimal).history_table.schema, "ops");
+  const auto message = error_of("history_table: " + too_long + "\n" + k_minimal);
+  EXPECT_THAT(message, StartsWith(at(1) + "16: 'history_table' table name is 60 characters; at most 59"));
+  EXPECT_THAT(message, HasSubstr("63"));
+  EXPECT_THAT(message, HasSubstr("'_log'"));
+  EXPECT_THAT(error_of("history_table: " + std::string(64, 's') + ".t\n" + k_minimal),
+              HasSubstr("schema name is 64 characters; at most 63"));
+}
+
+TEST(Config, MarksPasswordsWrittenInTheFile) {
+  const auto literal = [](const std::string& url, std::map<std::string, std::string> vars = {}) {
+    return parse("environments:\n  dev:\n    url: \"" + url + "\"\n", std::move(vars)).get("dev").literal_password;
+  };
+  EXPECT_TRUE(literal("postgresql://u:pw@h/db"));
+  EXPECT_TRUE(literal("host=h password=pw"));
+  EXPECT_TRUE(literal("postgresql://u:p%40ss@${HOST}/db", {{"HOST", "h"}}));
+  EXPECT_FALSE(literal("${URL}", {{"URL", "postgresql://u:pw@h/db"}}));
+  EXPECT_FALSE(literal("postgresql://u:${PW}@h/db", {{"PW", "pw"}}));
+  EXPECT_FALSE(literal("host=h password=${PW}", {{"PW", "pw"}}));
+  EXPECT_FALSE(literal("postgresql://u@h/db"));
+}
+
 TEST(Config, QuotedDoublesEmbeddedQuotes) {
   const QualifiedName name{"we\"ird", "ta\"\"ble"};
   EXPECT_EQ(name.quoted(), "\"we\"\"ird\".\"ta\"\"\"\"ble\"");
@@ -427,6 +509,28 @@ TEST(ConfigDuration, ParsesUnits) {
   EXPECT_EQ(parse_duration("250"), milliseconds(250));
   EXPECT_EQ(parse_duration("0"), milliseconds(0));
   EXPECT_EQ(parse_duration("10 s"), seconds(10));
+}
+
+TEST(ConfigDuration, RejectsPastTheMaximumWithoutOverflow) {
+  using namespace std::chrono;
+  EXPECT_EQ(parse_duration("24d"), k_max_duration);
+  EXPECT_EQ(parse_duration(std::to_string(k_max_duration.count())), k_max_duration);
+  for (const std::string big : {"25d", "577h", "999999999999d", "200000d", "9223372036854775807",
+                                "9223372036854775808", "99999999999999999999999999ms", "106751991167d"}) {
+    EXPECT_FALSE(parse_duration(big).has_value()) << big;
+    EXPECT_THAT(duration_error(big), HasSubstr("at most 24d")) << big;
+  }
+  EXPECT_THAT(duration_error("10 parsecs"), HasSubstr("must be a duration such as"));
+  EXPECT_THAT(duration_error("+5s"), HasSubstr("must be a duration such as"));
+}
+
+TEST(ConfigDuration, TooLongInTheConfigNamesTheLimit) {
+  // Issue 17 #18: 999999999999d used to overflow to a negative wait.
+  const auto wait = error_of(k_minimal + "    lock_wait: 999999999999d\n");
+  EXPECT_THAT(wait, StartsWith(at(4) + "16: 'lock_wait' in environment 'dev' must be at most 24d"));
+  const auto backup = error_of(k_minimal + "    backup_timeout: 200000d\n");
+  EXPECT_THAT(backup, HasSubstr("'backup_timeout' in environment 'dev' must be at most 24d, got '200000d'"));
+  EXPECT_THAT(error_of(k_minimal + "    lock_timeout: 30d\n"), HasSubstr("at most 24d"));
 }
 
 TEST(ConfigDuration, RejectsGarbage) {

@@ -120,6 +120,48 @@ TEST(DbUrl, RawSlashInUriPasswordIsRejectedWithoutEchoingIt) {
   EXPECT_EQ(message.find("hunter"), std::string::npos) << message;
 }
 
+TEST(DbUrl, RawAtInUriPasswordIsRejectedWithoutEchoingIt) {
+  // libpq would take "p" as the password and "ss@host" as the host.
+  for (const std::string text : {"postgresql://app:hunt@er2@host/db", "postgresql://app:hunt@er2@host",
+                                 "postgres://app:a@b@c@host:5432/db?sslmode=require"}) {
+    const auto message = parse_error(text);
+    EXPECT_NE(message.find("%40"), std::string::npos) << message;
+    EXPECT_EQ(message.find("er2"), std::string::npos) << message;
+  }
+  EXPECT_EQ(DbUrl::parse("postgresql://app:hunt%40er2@host/db").password().value_or(""), "hunt@er2");
+}
+
+TEST(DbUrl, SslPasswordIsASecretLikeThePassword) {
+  const auto kv = DbUrl::parse("host=h sslkey=/k.pem sslpassword=K3yPass dbname=db");
+  EXPECT_EQ(kv.redacted(), "host=h sslkey=/k.pem sslpassword=*** dbname=db");
+  EXPECT_EQ(kv.options().count("sslpassword"), 0u);
+  EXPECT_EQ(kv.option("sslkey"), "/k.pem");
+  EXPECT_EQ(kv.conninfo_without_password().find("K3yPass"), std::string::npos);
+  EXPECT_EQ(kv.secret_options().at("sslpassword"), "K3yPass");
+  EXPECT_EQ(redact_secrets("could not decrypt with K3yPass", kv), "could not decrypt with ***");
+
+  const auto uri = DbUrl::parse("postgresql://app@h/db?sslpassword=K3y%21Pass&sslmode=require");
+  EXPECT_EQ(uri.redacted(), "postgresql://app@h/db?sslpassword=***&sslmode=require");
+  EXPECT_EQ(uri.conninfo_without_password().find("K3y"), std::string::npos);
+  EXPECT_EQ(redact_secrets("K3y!Pass and K3y%21Pass", uri), "*** and ***");
+}
+
+TEST(DbUrl, EverySecretOptionOfLibpqIsKeptOut) {
+  // Whatever libpq marks secret (dispchar "*"), DbUrl must not pass on.
+  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> defaults(PQconndefaults(), PQconninfoFree);
+  int secrets = 0;
+  for (auto* o = defaults.get(); o->keyword != nullptr; ++o) {
+    if (o->dispchar == nullptr || std::string(o->dispchar).find('*') == std::string::npos) continue;
+    ++secrets;
+    const std::string key = o->keyword;
+    const auto url = DbUrl::parse("host=h " + key + "=Zx9Secret");
+    EXPECT_EQ(url.options().count(key), 0u) << key;
+    EXPECT_EQ(url.redacted().find("Zx9Secret"), std::string::npos) << key;
+    EXPECT_EQ(url.conninfo_without_password().find("Zx9Secret"), std::string::npos) << key;
+  }
+  EXPECT_GE(secrets, 2);  // password and sslpassword at least
+}
+
 TEST(DbUrl, QuestionMarkInUriPasswordIsRedacted) {
   const auto url = DbUrl::parse("postgresql://app:a?password=b@host/db");
   EXPECT_EQ(url.password().value_or(""), "a?password=b");

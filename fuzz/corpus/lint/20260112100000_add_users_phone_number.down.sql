@@ -1,0 +1,3 @@
+-- Removes users.phone_number again; the numbers stored in it are lost.
+
+ALTER TABLE users DROP COLUMN IF EXISTS phone_number;

@@ -1,0 +1,3 @@
+-- Drops the scholarships table and every row in it.
+
+DROP TABLE IF EXISTS scholarships;

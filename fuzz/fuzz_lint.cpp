@@ -1,0 +1,32 @@
+// The linter on arbitrary migration text, as an up file (all rules) and as a
+// down file (runtime rules); the first byte picks the PostgreSQL version.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mgr/catalog.hpp"
+#include "mgr/error.hpp"
+#include "mgr/lint.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return 0;
+  const int pg_version = 10 + data[0] % 8;
+  const std::string raw(reinterpret_cast<const char*>(data) + 1, size - 1);
+  // Every caller checks UTF-8 first (catalog, `mgr lint PATH`); see fuzz/crashes/README.md.
+  if (!mgr::is_valid_utf8(raw)) return 0;
+  mgr::MigrationFile file;
+  file.path = "/fuzz/migrations/0001_x.sql";
+  file.sql = mgr::normalize_sql_text(raw);
+  std::vector<mgr::CatalogProblem> problems;
+  file.directives = mgr::parse_directives(file.sql, file.path, &problems);
+  for (const bool runtime_only : {false, true}) {
+    try {
+      const auto result = mgr::lint_migration(file, mgr::LintSettings{pg_version, runtime_only});
+      (void)result.has_blocking();
+      (void)result.allowed_rules();
+    } catch (const mgr::Error&) {
+    }
+  }
+  return 0;
+}
