@@ -822,10 +822,9 @@ const std::set<std::string>& secret_conninfo_keywords() {
 }
 
 std::string child_conninfo(const DbUrl& url, const std::string& application_name) {
-  std::string out;
-  for (const auto& [key, value] : url.options()) {
-    if (key == "application_name") continue;  // ours, below
-    if (secret_conninfo_keywords().count(key) != 0) {
+  // The password reaches the child through PGPASSWORD; any other secret cannot.
+  for (const auto& [key, value] : url.secret_options()) {
+    if (key != "password") {
       // Neither argv nor the environment can carry it privately (libpq has
       // no variable for it), and a file holding it could outlive a killed mgr.
       throw Failure(fmt::format(
@@ -834,6 +833,11 @@ std::string child_conninfo(const DbUrl& url, const std::string& application_name
           "backup: off. Nothing was run.",
           key));
     }
+  }
+  std::string out;
+  for (const auto& [key, value] : url.options()) {
+    if (key == "application_name") continue;  // ours, below
+    if (secret_conninfo_keywords().count(key) != 0) continue;  // options() has none; kept as a second lock
     if (!out.empty()) out.push_back(' ');
     out += key + "=" + quote_conninfo(value);
   }
