@@ -93,6 +93,14 @@ Proc::Proc(const SpawnOptions& o) {
     ::signal(SIGINT, SIG_DFL);
     ::signal(SIGTERM, SIG_DFL);
     ::signal(SIGPIPE, SIG_DFL);
+    // Only 0-2 and the barrier stay open: a sibling's copy of the barrier's
+    // write end would keep the barrier shut forever.
+    if (barrier >= 0) {
+      ::close_range(3, static_cast<unsigned>(barrier) - 1, 0);
+      ::close_range(static_cast<unsigned>(barrier) + 1, ~0U, 0);
+    } else {
+      ::close_range(3, ~0U, 0);
+    }
     if (barrier >= 0) {
       char b;
       while (::read(barrier, &b, 1) < 0 && errno == EINTR) {
@@ -124,6 +132,7 @@ RunResult Proc::finish(int status) {
   RunResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   m_core = WIFSIGNALED(status) && WCOREDUMP(status);
+  m_signaled = WIFSIGNALED(status);
   r.out = slurp(m_out);
   r.err = slurp(m_err);
   return r;

@@ -48,6 +48,9 @@ class Proc {
   // The result, or nullopt if it is still running after `limit`.
   std::optional<RunResult> wait_for(std::chrono::milliseconds limit);
   bool core_dumped() const { return m_core; }
+  // Ended by a signal's default action (it did not handle the signal and
+  // exit): RunResult::exit_code is then 128 + the signal, as a shell shows it.
+  bool killed_by_signal() const { return m_signaled; }
   std::string err_so_far() const;
 
  private:
@@ -57,6 +60,7 @@ class Proc {
   int m_out = -1, m_err = -1;
   bool m_done = false;
   bool m_core = false;
+  bool m_signaled = false;
 };
 
 // Many children blocked on one pipe start together when it is closed.

@@ -47,25 +47,24 @@ class SecretsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     cluster = std::make_unique<PrivateCluster>();
-    sql_exec(cluster->admin_url(),
-             fmt::format("CREATE ROLE rel_app LOGIN SUPERUSER PASSWORD '{}'; CREATE DATABASE app OWNER rel_app",
-                         k_password));
+    sql_exec(cluster->admin_url(), fmt::format("CREATE ROLE rel_app LOGIN SUPERUSER PASSWORD '{}'", k_password));
+    sql_exec(cluster->admin_url(), "CREATE DATABASE app OWNER rel_app");
     create_fixture_tables(cluster->admin_url("app"));
     sql_exec(cluster->admin_url("app"), "ALTER TABLE public.markers OWNER TO rel_app");
   }
-  std::string url_with(const std::string& password_part) const {
-    return fmt::format("postgresql://rel_app:{}@127.0.0.1:{}/app?sslpassword={}", password_part, cluster->port(),
-                       k_ssl_password);
+  std::string url_with(const std::string& password_part, bool ssl_password = false) const {
+    auto url = fmt::format("postgresql://rel_app:{}@127.0.0.1:{}/app", password_part, cluster->port());
+    return ssl_password ? url + "?sslpassword=" + k_ssl_password : url;
   }
   std::unique_ptr<PrivateCluster> cluster;
 };
 
-// pg_dump/psql/pg_restore wrappers that pause 0.3 s so /proc can be sampled,
+// pg_dump/psql/pg_restore wrappers that pause 0.2 s so /proc can be sampled,
 // then run the real program with the same argv.
 fs::path slow_wrappers(const fs::path& bin) {
   const auto real = pg_bin_dir();
   for (const char* prog : {"pg_dump", "pg_restore", "psql"}) {
-    write_script(bin / prog, fmt::format("case \"$1\" in --version) ;; *) sleep 0.3;; esac\nexec '{}' \"$@\"\n",
+    write_script(bin / prog, fmt::format("case \"$1\" in --version) ;; *) sleep 0.2;; esac\nexec '{}' \"$@\"\n",
                                          (real / prog).string()));
   }
   return bin;
@@ -87,23 +86,14 @@ RunResult run_sampling(const fs::path& config, const std::vector<std::string>& a
   }
 }
 
-TEST_F(SecretsTest, PasswordNeverShows) {
-  TempDir dir, bin;
-  slow_wrappers(bin.path());
-  const std::map<std::string, std::string> env{{"REL_DB_PASSWORD", k_password}};
-  const std::string extra = "    backup: required\n    pg_bin_dir: " + bin.path().string() + "\n";
-  const auto literal = write_config(dir.path(), one_env_yaml(url_with(k_password), extra), "literal.yaml");
-  const auto via_var = write_config(dir.path(), one_env_yaml(url_with("${REL_DB_PASSWORD}"), extra), "var.yaml");
-  const auto wrong = write_config(dir.path(), one_env_yaml(url_with(k_wrong_password), extra), "wrong.yaml");
-  ::chmod(literal.c_str(), 0600);
-  ::chmod(wrong.c_str(), 0600);
-  write_marker_migrations(dir / "migrations", 1, 2);
-  mgr::test::write_file(dir / "migrations/0002_m0002.down.sql", "DELETE FROM public.markers WHERE id = 2;\n");
-
+// Runs every command at every verbosity with `config`, sampling children's
+// argv; returns the number of runs.
+struct Sweep {
   std::set<std::string> argvs;
   std::string all_output;
   int runs = 0;
-  auto run = [&](const fs::path& config, std::vector<std::string> args) {
+  std::map<std::string, std::string> env;
+  RunResult run(const fs::path& config, const std::vector<std::string>& args) {
     auto r = run_sampling(config, args, env, argvs);
     ++runs;
     const auto where = fmt::format("mgr {} ({})", fmt::join(args, " "), config.filename().string());
@@ -111,59 +101,109 @@ TEST_F(SecretsTest, PasswordNeverShows) {
     expect_clean(r.err, where + " stderr");
     all_output += r.out + r.err;
     return r;
-  };
-  const std::vector<std::vector<std::string>> verbosities{{"-q"}, {}, {"-v"}, {"-vv"}, {"--json"}, {"-vv", "--json"}};
-  for (const auto& config : {literal, via_var}) {
-    for (const auto& v : verbosities) {
-      auto with = [&](std::vector<std::string> cmd) {
-        cmd.insert(cmd.begin(), v.begin(), v.end());
-        return cmd;
-      };
-      EXPECT_EQ(run(config, with({"apply", "dev"})).exit_code, 0);
-      for (auto cmd : std::vector<std::vector<std::string>>{
-               {"config"}, {"status"}, {"validate"}, {"backup", "dev"}, {"backups", "dev"}, {"log", "dev"}}) {
-        auto r = run(config, with(cmd));
-        EXPECT_EQ(r.exit_code, 0) << fmt::format("{}", fmt::join(cmd, " ")) << ": " << r.err;
-      }
-      EXPECT_EQ(run(config, with({"rollback", "dev", "--steps", "1", "--yes"})).exit_code, 0);
+  }
+  void expect_children_clean() {
+    bool saw_pg_dump = false, saw_psql = false;
+    for (const auto& a : argvs) {
+      expect_clean(a, "a child's argv");
+      saw_pg_dump = saw_pg_dump || a.find("pg_dump") != std::string::npos;
+      saw_psql = saw_psql || a.find("psql") != std::string::npos;
     }
+    EXPECT_TRUE(saw_pg_dump) << "no pg_dump was sampled";
+    EXPECT_TRUE(saw_psql) << "no psql was sampled";
+  }
+};
+
+const std::vector<std::vector<std::string>> k_verbosities{{"-q"}, {}, {"-v"}, {"-vv"}, {"--json"}, {"-vv", "--json"}};
+
+std::vector<std::string> with(const std::vector<std::string>& v, std::vector<std::string> cmd) {
+  cmd.insert(cmd.begin(), v.begin(), v.end());
+  return cmd;
+}
+
+std::string any_dump(const fs::path& dir) {
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.path().extension() == ".dump") return e.path().string();
+  }
+  return "";
+}
+
+TEST_F(SecretsTest, PasswordNeverShows) {
+  TempDir dir, bin;
+  slow_wrappers(bin.path());
+  const std::string extra = "    pg_bin_dir: " + bin.path().string() + "\n";
+  const auto literal = write_config(dir.path(), one_env_yaml(url_with(k_password), extra), "literal.yaml");
+  const auto via_var = write_config(dir.path(), one_env_yaml(url_with("${REL_DB_PASSWORD}"), extra), "var.yaml");
+  const auto wrong = write_config(dir.path(), one_env_yaml(url_with(k_wrong_password), extra), "wrong.yaml");
+  for (const auto& c : {literal, via_var, wrong}) ::chmod(c.c_str(), 0600);
+  write_marker_migrations(dir / "migrations", 1, 2);
+  mgr::test::write_file(dir / "migrations/0002_m0002.down.sql", "DELETE FROM public.markers WHERE id = 2;\n");
+
+  Sweep sweep;
+  sweep.env = {{"REL_DB_PASSWORD", k_password}};
+  // The literal form at every verbosity; ${VAR} (the same password after
+  // expansion) at the most talkative ones.
+  std::vector<std::pair<fs::path, std::vector<std::string>>> rounds;
+  for (const auto& v : k_verbosities) rounds.emplace_back(literal, v);
+  rounds.emplace_back(via_var, std::vector<std::string>{"-vv"});
+  rounds.emplace_back(via_var, std::vector<std::string>{"-vv", "--json"});
+  for (const auto& [config, v] : rounds) {
+    EXPECT_EQ(sweep.run(config, with(v, {"apply", "dev"})).exit_code, 0);
+    for (const auto& cmd : std::vector<std::vector<std::string>>{
+             {"config"}, {"status"}, {"validate"}, {"backup", "dev"}, {"backups", "dev"}, {"log", "dev"}}) {
+      auto r = sweep.run(config, with(v, cmd));
+      EXPECT_EQ(r.exit_code, 0) << fmt::format("{}", fmt::join(cmd, " ")) << ": " << r.err;
+    }
+    EXPECT_EQ(sweep.run(config, with(v, {"rollback", "dev", "--steps", "1", "--yes"})).exit_code, 0);
   }
   // A restore goes through pg_restore and psql.
-  std::string dump;
-  for (const auto& e : fs::recursive_directory_iterator(dir / "schema-backups")) {
-    if (e.path().extension() == ".dump") dump = e.path().string();
-  }
+  const auto dump = any_dump(dir / "schema-backups");
   ASSERT_FALSE(dump.empty());
-  auto restore = run(literal, {"-vv", "restore", "dev", dump, "--yes"});
+  auto restore = sweep.run(literal, {"-vv", "restore", "dev", dump, "--yes"});
   EXPECT_EQ(restore.exit_code, 0) << restore.err;
   // The wrong password: libpq's own error text must not carry it either.
-  for (const auto& v : verbosities) {
-    for (auto cmd : std::vector<std::vector<std::string>>{{"apply", "dev"}, {"status"}, {"backup", "dev"}, {"validate"}}) {
-      cmd.insert(cmd.begin(), v.begin(), v.end());
-      auto r = run(wrong, cmd);
-      EXPECT_NE(r.exit_code, 0);
+  for (const auto& v : k_verbosities) {
+    for (const auto& cmd : std::vector<std::vector<std::string>>{{"apply", "dev"}, {"status"}, {"backup", "dev"}}) {
+      EXPECT_NE(sweep.run(wrong, with(v, cmd)).exit_code, 0);
     }
   }
-  EXPECT_THAT(all_output, HasSubstr("password authentication failed")) << "the wrong password was not tried";
-
-  // Children's argv, as the kernel shows them to every user of the machine.
-  bool saw_pg_dump = false, saw_psql = false;
-  for (const auto& a : argvs) {
-    expect_clean(a, "a child's argv");
-    saw_pg_dump = saw_pg_dump || a.find("pg_dump") != std::string::npos;
-    saw_psql = saw_psql || a.find("psql") != std::string::npos;
-  }
-  EXPECT_TRUE(saw_pg_dump && saw_psql) << "no pg_dump/psql was sampled";
+  EXPECT_THAT(sweep.all_output, HasSubstr("password authentication failed")) << "the wrong password was not tried";
+  sweep.expect_children_clean();
   // Manifests, history and audit.
   for (const auto& e : fs::recursive_directory_iterator(dir / "schema-backups")) {
     if (e.path().extension() == ".json") expect_clean(mgr::test::read_file(e.path()), e.path().string());
   }
   const auto app = cluster->admin_url("app");
   expect_clean(sql_scalar(app, "SELECT string_agg(t::text, E'\\n') FROM schema_migrations t"), "schema_migrations");
-  expect_clean(sql_scalar(app, "SELECT string_agg(t::text, E'\\n') FROM schema_migrations_log t"), "schema_migrations_log");
-  report(fmt::format("secrets: {} mgr runs (6 verbosity modes x 3 URL forms), {} child command lines sampled: "
-                     "password shown {}",
-                     runs, argvs.size(), ::testing::Test::HasFailure() ? "SOMEWHERE (see failures)" : "nowhere"));
+  expect_clean(sql_scalar(app, "SELECT string_agg(t::text, E'\\n') FROM schema_migrations_log t"),
+               "schema_migrations_log");
+  report(fmt::format("secrets: {} mgr runs (6 verbosity modes; password in the URL, through ${{VAR}}, and a wrong "
+                     "one), {} child command lines sampled: password shown {}",
+                     sweep.runs, sweep.argvs.size(), ::testing::Test::HasFailure() ? "SOMEWHERE (see failures)" : "nowhere"));
+}
+
+// Issue 11 #8: sslpassword (libpq's other secret keyword) is redacted like the
+// password and never reaches a child's argv.
+TEST_F(SecretsTest, SslPasswordNeverShows) {
+  TempDir dir, bin;
+  slow_wrappers(bin.path());
+  const auto config = write_config(
+      dir.path(), one_env_yaml(url_with(k_password, true), "    pg_bin_dir: " + bin.path().string() + "\n"));
+  ::chmod(config.c_str(), 0600);
+  write_marker_migrations(dir / "migrations", 1, 1);
+  Sweep sweep;
+  for (const auto& v : std::vector<std::vector<std::string>>{{}, {"-vv"}, {"--json"}}) {
+    for (const auto& cmd : std::vector<std::vector<std::string>>{
+             {"config"}, {"apply", "dev"}, {"status"}, {"backup", "dev"}, {"backups", "dev"}}) {
+      EXPECT_EQ(sweep.run(config, with(v, cmd)).exit_code, 0);
+    }
+  }
+  auto restore = sweep.run(config, {"-vv", "restore", "dev", any_dump(dir / "schema-backups"), "--yes"});
+  EXPECT_EQ(restore.exit_code, 0) << restore.err;
+  sweep.expect_children_clean();
+  for (const auto& e : fs::recursive_directory_iterator(dir / "schema-backups")) {
+    if (e.path().extension() == ".json") expect_clean(mgr::test::read_file(e.path()), e.path().string());
+  }
 }
 
 // Under umask 000: every directory mgr creates for backups (the intermediate
