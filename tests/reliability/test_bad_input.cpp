@@ -63,8 +63,7 @@ std::string snapshot(const std::string& url) {
                     "('pg_catalog', 'information_schema')") +
          "|" +
          (table_exists(url, "schema_migrations")
-              ? sql_scalar(url, "SELECT coalesce(string_agg(migration_id || checksum || success::text, ',' ORDER BY "
-                                "migration_id), '') FROM schema_migrations")
+              ? sql_scalar(url, "SELECT coalesce(string_agg(t::text, ',' ORDER BY t::text), '') FROM schema_migrations t")
               : "") +
          "|" + fmt::format("{}", fmt::join(marker_ids(url), ","));
 }
@@ -204,7 +203,7 @@ std::vector<Case> cases() {
                {"0002_empty.sql"}});
   c.push_back({"migration_unparseable_no_transaction_after_a_good_one",
                [](Ctx& x) { x.file("0002_bad.sql", "-- mgr:no-transaction\nSELECT 1;\nSELEC broken syntax;\n"); },
-               {"apply", "dev"}, {2}, {"0002_bad.sql"}});
+               {"apply", "dev"}, {2, 3}, {"0002_bad.sql"}});
   c.push_back({"migration_name_with_space", [](Ctx& x) { x.file("0002_a b.sql", "SELECT 1;\n"); }, {"apply", "dev"},
                {2}, {"0002_a b.sql"}});
   c.push_back({"migration_name_with_shell_characters",
@@ -222,8 +221,12 @@ std::vector<Case> cases() {
                {2}, {"0002_directive.sql"}});
   // ---- links and special files (issue 17 #11) ----
   c.push_back({"symlink_out_of_migrations",
-               [](Ctx& x) { fs::create_symlink("/etc/passwd", x.migrations() / "0002_passwd.sql"); }, {"apply", "dev"},
-               {2}, {"0002_passwd.sql"}});
+               [](Ctx& x) {
+                 // lint off: the lint's parse error must not be what stops it.
+                 x.env_extra("    lint: off\n");
+                 fs::create_symlink("/etc/passwd", x.migrations() / "0002_passwd.sql");
+               },
+               {"apply", "dev"}, {2}, {"0002_passwd.sql"}});
   c.push_back({"symlink_out_of_migrations_lint",
                [](Ctx& x) { fs::create_symlink("/etc/passwd", x.migrations() / "0002_passwd.sql"); }, {"lint"}, {2},
                {"0002_passwd.sql"}});
