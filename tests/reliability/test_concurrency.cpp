@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <map>
 
 #include "reliability/rel_support.hpp"
@@ -82,6 +84,32 @@ TEST(Concurrency, DifferentSpellingsOfTheHistoryTableShareTheLock) {
   EXPECT_EQ(third.exit_code, 0) << third.err;
   EXPECT_EQ(marker_ids(db.url()), iota_ids(1, 1));
   EXPECT_EQ(recorded_ids(db.url()), iota_ids(1, 1));
+}
+
+// Issue 11 #3: waiting for the lock ends with mgr's own message (who holds it,
+// that mgr gave up), exit 1, not a library error.
+TEST(Concurrency, LockWaitGivesUpWithAClearMessage) {
+  MGR_REQUIRE_DB();
+  mgr::test::PgTestDb db("conc_wait");
+  create_fixture_tables(db.url());
+  TempDir dir;
+  const auto config = write_config(dir.path(), one_env_yaml(db.url()));
+  write_marker_migrations(dir / "migrations", 1, 1, slow_sql(60));
+  SpawnOptions o;
+  o.argv = mgr_argv(config, {"apply", "dev"});
+  o.cwd = dir.path();
+  Proc first(o);
+  ASSERT_TRUE(wait_until([&] { return advisory_locks(db.url()) > 0; }, std::chrono::seconds(30))) << first.err_so_far();
+  auto second = run_mgr_env(config, {"apply", "dev", "--lock-wait", "1s"});
+  sql_exec(db.url(), "UPDATE public.ctl SET slow = false");
+  EXPECT_EQ(second.exit_code, 1) << second.err;
+  EXPECT_THAT(second.err, HasSubstr("another mgr")) << second.err;
+  EXPECT_THAT(second.err, HasSubstr("gave up")) << second.err;
+  EXPECT_THAT(second.err, ::testing::Not(HasSubstr("nontransaction"))) << second.err;
+  first.signal(SIGINT);
+  first.wait();
+  EXPECT_EQ(run_mgr_env(config, {"apply", "dev"}).exit_code, 0);
+  EXPECT_EQ(marker_ids(db.url()), iota_ids(1, 1));
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ std::string lower(std::string s) {
 }
 
 bool slow_statement_running(const std::string& url) {
-  return sql_scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(CASE%' "
+  return sql_scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(CASE%' "
                          "AND pid <> pg_backend_pid() AND wait_event = 'PgSleep'") == "1";
 }
 
@@ -124,11 +124,11 @@ TEST(ConnectionLoss, DropDuringCommitIsReportedAsUnknown) {
   o.argv = mgr_argv(config, {"apply", "dev"});
   o.cwd = dir.path();
   Proc p(o);
-  ASSERT_TRUE(wait_until([&] { return sql_scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE "
+  ASSERT_TRUE(wait_until([&] { return sql_scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
                                                       "application_name = 'mgr dev' AND wait_event = 'PgSleep'") == "1"; },
                          60s))
       << p.err_so_far();
-  sql_exec(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'mgr dev'");
+  sql_exec(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'mgr dev'");
   auto r = p.wait_for(60s);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->exit_code, 1) << r->err;

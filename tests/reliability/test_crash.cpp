@@ -169,7 +169,7 @@ TEST(Crash, SigkillInsideANoTransactionMigrationIsRefusedNotRerun) {
   p.signal(SIGKILL);
   p.wait();
   // Its backend sleeps on until the statement ends; end it now.
-  sql_exec(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'mgr dev'");
+  sql_exec(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'mgr dev'");
   ASSERT_TRUE(wait_until([&] { return other_backends(url) == 0; }, std::chrono::seconds(30)));
   sql_exec(url, "UPDATE public.ctl SET slow = false");
   EXPECT_EQ(recorded_ids(url), iota_ids(1, 1));

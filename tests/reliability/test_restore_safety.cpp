@@ -119,7 +119,7 @@ TEST(RestoreSafety, SigkillMidRestoreTakesPsqlWithIt) {
   ASSERT_TRUE(wait_until(
       [&] {
         for (const auto& c : descendants_of(p.pid())) children.push_back(c);
-        return sql_scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY public.slow%'") == "1";
+        return sql_scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY public.slow%'") == "1";
       },
       120s))
       << p.err_so_far();
@@ -135,7 +135,7 @@ TEST(RestoreSafety, SigkillMidRestoreTakesPsqlWithIt) {
   // An orphaned psql's backend would sleep through the whole load; end it to
   // look at the state (the failure above is already recorded).
   if (orphans) {
-    sql_exec(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+    sql_exec(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND datname = current_database() "
                   "AND pid <> pg_backend_pid()");
   }
   ASSERT_TRUE(wait_until([&] { return other_backends(url) == 0; }, 60s));

@@ -88,7 +88,7 @@ TEST_P(SignalTest, ApplyMidMigration) {
   o.argv = mgr_argv(config, {"apply", "dev"});
   o.cwd = dir.path();
   Proc p(o);
-  ASSERT_TRUE(wait_until([&] { return sql_scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+  ASSERT_TRUE(wait_until([&] { return sql_scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE "
                                                       "'%pg_sleep(CASE%' AND pid <> pg_backend_pid()") == "1"; },
                          60s))
       << p.err_so_far();
@@ -201,7 +201,7 @@ TEST_P(SignalTest, RestoreMidLoad) {
   ASSERT_TRUE(wait_until(
       [&] {
         for (const auto& c : descendants_of(p.pid())) children.push_back(c);
-        return sql_scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY public.slow%'") == "1";
+        return sql_scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY public.slow%'") == "1";
       },
       120s))
       << p.err_so_far();
@@ -247,7 +247,7 @@ TEST_P(SignalTest, RollbackMidDownFile) {
   o.argv = mgr_argv(config, {"rollback", "dev", "--steps", "1", "--yes"});
   o.cwd = dir.path();
   Proc p(o);
-  ASSERT_TRUE(wait_until([&] { return sql_scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+  ASSERT_TRUE(wait_until([&] { return sql_scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE "
                                                       "'%pg_sleep(CASE%' AND pid <> pg_backend_pid()") == "1"; },
                          60s))
       << p.err_so_far();
@@ -282,13 +282,13 @@ TEST(Signals, SecondSignalExitsAtOnce) {
   o.argv = mgr_argv(config, {"apply", "dev"});
   o.cwd = dir.path();
   Proc p(o);
-  ASSERT_TRUE(wait_until([&] { return sql_scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+  ASSERT_TRUE(wait_until([&] { return sql_scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE "
                                                       "'%stubborn()%' AND pid <> pg_backend_pid() AND wait_event = 'PgSleep'") == "1"; },
                          60s))
       << p.err_so_far();
   p.signal(SIGINT);
   // The cancel reached the server and was swallowed: still sleeping.
-  ASSERT_TRUE(wait_until([&] { return sql_scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE "
+  ASSERT_TRUE(wait_until([&] { return sql_scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
                                                       "query LIKE '%stubborn()%' AND pid <> pg_backend_pid()") == "1"; },
                          5s));
   EXPECT_FALSE(p.wait_for(1s).has_value()) << "the first signal already ended mgr";
@@ -298,7 +298,7 @@ TEST(Signals, SecondSignalExitsAtOnce) {
   EXPECT_FALSE(p.killed_by_signal()) << "mgr died of the signal instead of handling it";
   EXPECT_EQ(r->exit_code, 130) << r->err;
   // mgr's backend ends the sleep when it next talks to the client; stop it here.
-  sql_exec(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%stubborn()%' AND pid <> "
+  sql_exec(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%stubborn()%' AND pid <> "
                 "pg_backend_pid()");
   EXPECT_TRUE(wait_until([&] { return other_backends(url) == 0; }, 30s));
   EXPECT_EQ(recorded_ids(url), std::vector<long>{});
