@@ -102,8 +102,9 @@ TEST(ConnectionLoss, ServerRestartMidApply) {
 
 // Issue 17 #8: the connection drops while the server is committing (a deferred
 // constraint trigger sleeps at COMMIT; the backend is terminated there, so the
-// transaction is in fact rolled back, but mgr cannot know that). mgr must not
-// claim either outcome: it says the outcome is unknown and how to check.
+// transaction is in fact rolled back, but mgr cannot know that from the
+// dropped connection). mgr must not guess: it says the outcome is unknown and
+// how to check.
 TEST(ConnectionLoss, DropDuringCommitIsReportedAsUnknown) {
   MGR_REQUIRE_DB();
   mgr::test::PgTestDb db("lost_commit");
@@ -132,8 +133,12 @@ TEST(ConnectionLoss, DropDuringCommitIsReportedAsUnknown) {
   auto r = p.wait_for(60s);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->exit_code, 1) << r->err;
-  EXPECT_THAT(lower(r->err), Not(HasSubstr("rolled back"))) << r->err;
-  EXPECT_THAT(lower(r->err), HasSubstr("unknown")) << r->err;
+  // "rolled back" alone would be a guess; saying it cannot know (in whatever
+  // words) and how to find out is the contract.
+  const auto said = lower(r->err);
+  EXPECT_TRUE(said.find("unknown") != std::string::npos || said.find("not know") != std::string::npos ||
+              said.find("cannot tell") != std::string::npos || said.find("uncertain") != std::string::npos)
+      << "mgr does not say the outcome is unknown: " << r->err;
   EXPECT_THAT(r->err, HasSubstr("mgr status")) << r->err;
   EXPECT_THAT(r->err, HasSubstr("0002")) << r->err;
   // What did happen: the server rolled it back, consistently.
