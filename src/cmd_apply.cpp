@@ -309,7 +309,7 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
         print_line("");
         print_line(m->up.directives.no_transaction
                        ? "-- " + m->label() + ": no-transaction, each query below is sent on its own (autocommit)"
-                       : "-- " + m->label() + ": sent as one query");
+                       : "-- " + m->label() + ": sent as one query, then the session reset that follows every migration");
         if (env.backup == BackupPolicy::required) {
           print_line("-- (the real run also fills the rows' backup column with the backup it takes first)");
         }

@@ -255,7 +255,10 @@ MigrationLock::MigrationLock(Session& session, const QualifiedName& history_tabl
   try {
     {
       pqxx::nontransaction tx(conn);
-      if (tx.exec_params1("SELECT pg_catalog.pg_try_advisory_lock($1)", m_key)[0].as<bool>()) return;
+      if (tx.exec_params1("SELECT pg_catalog.pg_try_advisory_lock($1)", m_key)[0].as<bool>()) {
+        spdlog::debug("{}: migration lock {} taken", env, m_key);
+        return;
+      }
     }
     holder = describe_holder(conn, m_key);
     spdlog::warn("{}: migration lock held by {}; waiting up to {}", env, holder, wait_text(wait));

@@ -284,7 +284,8 @@ TEST_F(TransactionBlocksTest, DryRunSqlPrintsTheExactQueriesWrapperIncludedAndCh
   p.add("0002_idx.sql", "-- mgr:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS accounts_id ON accounts (id);\n");
   auto r = p.mgr({"apply", "dev", "--dry-run", "--sql"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_THAT(r.out, HasSubstr("-- 0001_accounts: sent as one query\nBEGIN;\nSET LOCAL lock_timeout = '5s';\n"));
+  EXPECT_THAT(r.out, HasSubstr("-- 0001_accounts: sent as one query, then the session reset that follows every "
+                               "migration\nBEGIN;\nSET LOCAL lock_timeout = '5s';\n"));
   // The folded BEGIN/COMMIT are blanks in what is sent; the file's other lines are there as written.
   EXPECT_THAT(r.out, HasSubstr("\n     ;\nCREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL);\n"));
   EXPECT_THAT(r.out, HasSubstr("INSERT INTO"));
@@ -296,9 +297,13 @@ TEST_F(TransactionBlocksTest, DryRunSqlPrintsTheExactQueriesWrapperIncludedAndCh
   auto j = p.mgr({"apply", "dev", "--dry-run", "--sql", "--json"});
   ASSERT_EQ(j.exit_code, 0) << j.err;
   auto plan = nlohmann::json::parse(j.out)["plan"];
-  ASSERT_EQ(plan[0]["sql"].size(), 1u);
+  ASSERT_EQ(plan[0]["sql"].size(), 2u);  // the migration's one query, then the session reset
   EXPECT_THAT(plan[0]["sql"][0].get<std::string>(), HasSubstr("SET LOCAL lock_timeout"));
-  EXPECT_GE(plan[1]["sql"].size(), 3u);  // settings, the statement, the bookkeeping
+  EXPECT_EQ(plan[0]["sql"][1].get<std::string>(), "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL");
+  // The in-progress row, the settings, the statement, the bookkeeping, the reset.
+  ASSERT_EQ(plan[1]["sql"].size(), 5u);
+  EXPECT_THAT(plan[1]["sql"][0].get<std::string>(), HasSubstr("in_progress"));
+  EXPECT_THAT(plan[1]["sql"][4].get<std::string>(), HasSubstr("RESET ALL"));
   // --sql without --dry-run is a usage error.
   EXPECT_EQ(p.mgr({"apply", "dev", "--sql"}).exit_code, 2);
 }
