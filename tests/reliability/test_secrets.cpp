@@ -122,6 +122,7 @@ std::vector<std::string> with(const std::vector<std::string>& v, std::vector<std
 }
 
 std::string any_dump(const fs::path& dir) {
+  if (!fs::exists(dir)) return "";
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
     if (e.path().extension() == ".dump") return e.path().string();
   }
@@ -183,27 +184,36 @@ TEST_F(SecretsTest, PasswordNeverShows) {
 }
 
 // Issue 11 #8: sslpassword (libpq's other secret keyword) is redacted like the
-// password and never reaches a child's argv.
+// password and never reaches a child. libpq reads it from no environment
+// variable, so mgr cannot hand it to pg_dump privately: a backup (and so an
+// apply under `backup: required`) is refused before any child starts, with a
+// message that names the keyword and not its value (docs/backups.md).
 TEST_F(SecretsTest, SslPasswordNeverShows) {
   TempDir dir, bin;
   slow_wrappers(bin.path());
   const auto config = write_config(
-      dir.path(), one_env_yaml(url_with(k_password, true), "    pg_bin_dir: " + bin.path().string() + "\n"));
+      dir.path(), one_env_yaml(url_with(k_password, true),
+                               "    backup: required\n    pg_bin_dir: " + bin.path().string() + "\n"));
   ::chmod(config.c_str(), 0600);
   write_marker_migrations(dir / "migrations", 1, 1);
   Sweep sweep;
   for (const auto& v : std::vector<std::vector<std::string>>{{}, {"-vv"}, {"--json"}}) {
-    for (const auto& cmd : std::vector<std::vector<std::string>>{
-             {"config"}, {"apply", "dev"}, {"status"}, {"backup", "dev"}, {"backups", "dev"}}) {
+    for (const auto& cmd : std::vector<std::vector<std::string>>{{"config"}, {"status"}, {"backups", "dev"}}) {
       EXPECT_EQ(sweep.run(config, with(v, cmd)).exit_code, 0);
     }
+    for (const auto& cmd : std::vector<std::vector<std::string>>{{"apply", "dev"}, {"backup", "dev"}}) {
+      auto r = sweep.run(config, with(v, cmd));
+      EXPECT_EQ(r.exit_code, 1) << r.err;
+      EXPECT_THAT(r.err, HasSubstr("sslpassword")) << r.err;
+    }
   }
-  auto restore = sweep.run(config, {"-vv", "restore", "dev", any_dump(dir / "schema-backups"), "--yes"});
-  EXPECT_EQ(restore.exit_code, 0) << restore.err;
-  sweep.expect_children_clean();
-  for (const auto& e : fs::recursive_directory_iterator(dir / "schema-backups")) {
-    if (e.path().extension() == ".json") expect_clean(mgr::test::read_file(e.path()), e.path().string());
+  for (const auto& a : sweep.argvs) {
+    expect_clean(a, "a child's argv");
+    // Only `pg_dump --version` may run: nothing that connects.
+    EXPECT_EQ(a.find("--dbname"), std::string::npos) << "a child connected: " << a;
   }
+  // Refused before anything was written.
+  EXPECT_EQ(any_dump(dir / "schema-backups"), "");
 }
 
 // Under umask 000: every directory mgr creates for backups (the intermediate
