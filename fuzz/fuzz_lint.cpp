@@ -22,7 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   file.directives = mgr::parse_directives(file.sql, file.path, &problems);
   for (const bool runtime_only : {false, true}) {
     try {
-      const auto result = mgr::lint_migration(file, mgr::LintSettings{pg_version, runtime_only});
+      mgr::LintSettings settings;
+      settings.pg_version = pg_version;
+      settings.runtime_only = runtime_only;
+      const auto result = mgr::lint_migration(file, settings);
       (void)result.has_blocking();
       (void)result.allowed_rules();
     } catch (const mgr::Error&) {
