@@ -743,6 +743,8 @@ $mgr_row$;
 
 }  // namespace
 
+std::string reset_wipe_sql(const RestoreAudit& audit) { return carry_out_sql(audit) + wipe_sql() + carry_back_sql(audit); }
+
 void check_dump_script(const fs::path& script) {
   auto refuse = [&](const std::string& why) {
     throw Refused(fmt::format("refusing to restore {}: {}. psql would run backslash commands (such as \\! "

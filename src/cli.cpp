@@ -64,6 +64,7 @@ struct Parsed {
   BaselineOptions baseline;
   RepairOptions repair;
   RollbackOptions rollback;
+  ResetOptions reset;
   LogOptions log;
   DriftOptions drift;
   CompletionOptions completion;
@@ -125,6 +126,12 @@ void define_migration_commands(CLI::App& app, Parsed& p) {
                   "apply pending migrations older than the newest applied one");
   apply->add_option("--lock-wait", p.apply_lock_wait, "how long to wait for another mgr's lock (e.g. 30s)")
       ->option_text("DURATION");
+
+  auto* reset = p.cmd["reset"] =
+      app.add_subcommand("reset", "drop everything in an environment's database and apply all migrations again");
+  reset->add_option("env", p.reset.env, "environment name")->required();
+  reset->add_flag("--yes", p.reset.yes, "confirm without a prompt (CI)");
+  reset->add_flag("--force", p.reset.force, "with --yes: also an environment with confirm: true or one promoted from");
 
   auto* status = p.cmd["status"] = app.add_subcommand("status", "compare environments side by side");
   status->add_option("env", p.status.envs, "environments to show (default: all)");
@@ -338,6 +345,7 @@ int dispatch(const CLI::App& app, Parsed& p, const CliModel& model) {
   if (given("baseline")) return run_baseline(p.global, p.baseline);
   if (given("repair")) return run_repair(p.global, p.repair);
   if (given("rollback")) return run_rollback(p.global, p.rollback);
+  if (given("reset")) return run_reset(p.global, p.reset);
   if (given("log")) return run_log(p.global, p.log);
   if (given("drift")) return run_drift(p.global, p.drift);
   throw UsageError("no command given; see mgr help");

@@ -189,9 +189,17 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
     throw;
   }
   Remote remote = remote_future.get();
-  Session& session = *remote.session;
+  ApplyContext ctx{config, env, *remote.session, catalog, remote.applied};
+  return apply_with(global, opts, ctx);
+}
+
+int apply_with(const GlobalOptions& global, const ApplyOptions& opts, ApplyContext& ctx) {
+  const Config& config = ctx.config;
+  const Environment& env = ctx.env;
+  const Catalog& catalog = ctx.catalog;
+  Session& session = ctx.session;
   HistoryStore history(session, config.history_table);
-  auto& applied = remote.applied;
+  auto& applied = ctx.applied;
   Style style(global.color);
 
   PlanInput in;
@@ -268,6 +276,7 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
     throw Refused(problems_text(head, plan.problems));
   }
 
+  if (ctx.check_only) return 0;
   if (plan.to_apply.empty()) {
     out["ok"] = true;
     out["applied"] = json::array();
@@ -335,8 +344,8 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
   }
 
   // Backup first, then the history table: if the backup fails, the database is untouched.
-  std::optional<std::string> backup_file;
-  if (env.backup == BackupPolicy::required) {
+  std::optional<std::string> backup_file = ctx.backup_file;
+  if (env.backup == BackupPolicy::required && !ctx.backup_file) {
     std::vector<std::string> ids;
     for (const auto* m : plan.to_apply) {
       if (ids.size() == 10) {

@@ -145,6 +145,14 @@ struct RestoreAudit {
 void restore_backup(const Config& config, const Environment& env, const std::filesystem::path& file,
                     BackupFormat format, std::chrono::milliseconds timeout, const RestoreAudit& audit);
 
+// `mgr reset`'s wipe, restore's own scripts with no dump between them: the
+// audit table moved aside, every non-system schema and extension dropped,
+// `public` recreated as PostgreSQL creates it, the audit table moved back
+// (into its schema, recreated if needed) and `audit.restore_row_sql` run.
+// For one transaction on the caller's connection; sets session settings
+// (search_path, client_min_messages) that the caller resets after.
+std::string reset_wipe_sql(const RestoreAudit& audit);
+
 // Checks that an SQL script is laid out as pg_dump writes it, so that psql
 // can run no backslash command from it: only comments before `\restrict
 // <key>` (after which psql refuses every backslash command but `\unrestrict

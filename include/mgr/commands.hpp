@@ -139,4 +139,36 @@ struct DriftOptions {
 };
 int run_drift(const GlobalOptions&, const DriftOptions&);
 
+// mgr reset <env>: every object of the database dropped (the audit log kept),
+// then every migration applied again as `mgr apply` does.
+struct ResetOptions {
+  std::string env;
+  bool yes = false;
+  bool force = false;  // with --yes: also an environment with confirm: true or one promoted from
+};
+int run_reset(const GlobalOptions&, const ResetOptions&);
+
+// The part of `mgr apply` after the connection, the lock and the history
+// are in hand; shared by apply and reset.
+struct Config;
+struct Environment;
+struct Catalog;
+struct HistoryRow;
+class Session;
+struct ApplyContext {
+  ApplyContext(const Config& c, const Environment& e, Session& s, const Catalog& cat, std::vector<HistoryRow>& a)
+      : config(c), env(e), session(s), catalog(cat), applied(a) {}
+  const Config& config;
+  const Environment& env;
+  Session& session;  // holds the migration lock (unless a dry run)
+  const Catalog& catalog;
+  std::vector<HistoryRow>& applied;
+  // Stop after the checks (plan, promotion gate, file rules, lint): Refused
+  // when they find a problem, else 0; nothing is printed on success.
+  bool check_only = false;
+  // A backup the caller took already (reset): recorded on the rows, no other taken.
+  std::optional<std::string> backup_file;
+};
+int apply_with(const GlobalOptions&, const ApplyOptions&, ApplyContext&);
+
 }  // namespace mgr
