@@ -124,6 +124,8 @@ void define_migration_commands(CLI::App& app, Parsed& p) {
   apply->add_flag("--yes", p.apply.yes, "confirm without a prompt (CI)");
   apply->add_flag("--allow-out-of-order", p.apply.allow_out_of_order,
                   "apply pending migrations older than the newest applied one");
+  apply->add_flag("--allow-drift", p.apply.allow_drift,
+                  "with drift: block, apply even though the schema changed outside mgr (the diff is printed)");
   apply->add_option("--lock-wait", p.apply_lock_wait, "how long to wait for another mgr's lock (e.g. 30s)")
       ->option_text("DURATION");
 

@@ -14,6 +14,7 @@
 #include "mgr/output.hpp"
 #include "mgr/plan.hpp"
 #include "mgr/runner.hpp"
+#include "mgr/schema_snapshot.hpp"
 #include "mgr/session.hpp"
 #include "mgr/sql.hpp"
 #include "mgr/text.hpp"
@@ -289,6 +290,19 @@ int apply_with(const GlobalOptions& global, const ApplyOptions& opts, ApplyConte
     return 0;
   }
 
+  // Drift before anything changes (backup included); a dry run reports it too.
+  if (auto drift = check_drift_before_apply(session, config, env, opts.allow_drift, opts.dry_run)) {
+    out["drift"] = drift->state;
+    if (drift->refuse) {
+      if (global.json) {
+        out["ok"] = false;
+        out["applied"] = json::array();
+        print_json(out);
+      }
+      throw Refused(drift->message);
+    }
+  }
+
   if (opts.dry_run) {
     out["ok"] = true;
     out["applied"] = json::array();
@@ -421,10 +435,13 @@ int apply_with(const GlobalOptions& global, const ApplyOptions& opts, ApplyConte
       print_line("  " + style.green("applied") + " " + m->label() + "  (" + std::to_string(outcome.duration_ms) + " ms)");
     }
   }
+  // Still under the migration lock: the schema recorded is the one this apply made.
+  auto snapshot = snapshot_after_change(session, config, env, "apply");
   out["ok"] = true;
   out["applied"] = applied_json;
   out["backup"] = backup_file ? json(*backup_file) : json(nullptr);
   out["duration_ms"] = total_ms;
+  out["schema_sha256"] = snapshot ? json(*snapshot) : json(nullptr);
   if (global.json) {
     print_json(out);
   } else {

@@ -21,6 +21,7 @@
 #include "mgr/interrupt.hpp"
 #include "mgr/output.hpp"
 #include "mgr/plan.hpp"
+#include "mgr/schema_snapshot.hpp"
 #include "mgr/session.hpp"
 
 namespace fs = std::filesystem;
@@ -406,8 +407,10 @@ int run_restore(const GlobalOptions& global, const RestoreOptions& opts) {
   }
   auto duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
 
-  // 5. The migration state that came back with the dump.
+  // 5. The migration state that came back with the dump, and the schema
+  // (still under the lock): drift is measured from the restored state.
   auto after = history_state(store);
+  auto snapshot = snapshot_after_change(session, config, env, "restore");
 
   if (global.json) {
     json j{{"environment", env.name},
@@ -415,6 +418,7 @@ int run_restore(const GlobalOptions& global, const RestoreOptions& opts) {
            {"manifest", manifest_json(manifest)},
            {"safety_backup", safety ? result_json(*safety) : json(nullptr)},
            {"duration_ms", duration.count()},
+           {"schema_sha256", snapshot ? json(*snapshot) : json(nullptr)},
            {"history", json{{"table", config.history_table.display()},
                             {"exists", after.table_exists},
                             {"rows", after.rows},

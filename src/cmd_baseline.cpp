@@ -5,6 +5,7 @@
 #include "mgr/commands.hpp"
 #include "mgr/config.hpp"
 #include "mgr/history.hpp"
+#include "mgr/schema_snapshot.hpp"
 #include "mgr/output.hpp"
 #include "mgr/plan.hpp"
 #include "mgr/session.hpp"
@@ -77,10 +78,13 @@ int run_baseline(const GlobalOptions& global, const BaselineOptions& opts) {
                     env.name + "` tells)");
   }
 
+  // The schema the baseline vouches for: later drift is measured from it.
+  auto snapshot = snapshot_after_change(session, config, env, "baseline");
   if (global.json) {
     json ids = json::array();
     for (const auto* m : to_record) ids.push_back({{"id", m->id}, {"name", m->name}, {"checksum", m->up.checksum}});
-    print_json({{"ok", true}, {"environment", env.name}, {"to", opts.to}, {"recorded", ids}});
+    print_json({{"ok", true}, {"environment", env.name}, {"to", opts.to}, {"recorded", ids},
+                {"schema_sha256", snapshot ? json(*snapshot) : json(nullptr)}});
   } else {
     for (const auto* m : to_record) print_line("  recorded " + m->label() + " (baseline)");
     print_line(env.name + ": baseline recorded " + std::to_string(to_record.size()) + " migration(s) up to " + opts.to +

@@ -14,6 +14,7 @@
 #include "mgr/config.hpp"
 #include "mgr/drift.hpp"
 #include "mgr/history.hpp"
+#include "mgr/interrupt.hpp"
 #include "mgr/output.hpp"
 #include "mgr/schema_snapshot.hpp"
 #include "mgr/session.hpp"
@@ -72,6 +73,15 @@ void print_report(const DriftReport& r, const Style& style) {
   } else {
     print_line(style.yellow(r.summary()));
   }
+}
+
+std::string diff_text(const DriftReport& r) {
+  auto text = format_unified_diff(r.diff,
+                                  r.environment + ": snapshot after " + r.snapshot_action + " at " +
+                                      r.snapshot_recorded_at + " (" + short_sha(r.snapshot_sha256) + ")",
+                                  r.environment + ": now (" + short_sha(r.current_sha256) + ")", false);
+  if (auto note = r.tool_note()) text += *note + "\n";
+  return text;
 }
 
 // `mgr drift <env>` and `--accept`.
@@ -277,6 +287,52 @@ int drift_against_migrations(const GlobalOptions& global, const Config& config, 
 }
 
 }  // namespace
+
+std::optional<ApplyDriftCheck> check_drift_before_apply(Session& session, const Config& config, const Environment& env,
+                                                        bool allow_drift, bool dry_run) {
+  if (env.drift == DriftPolicy::off) {
+    spdlog::info("{}: drift: off, the schema is not compared with its snapshot", env.name);
+    return std::nullopt;
+  }
+  DriftReport report;
+  try {
+    // No snapshot: nothing to compare with, and no pg_dump needed to say so.
+    if (!SnapshotStore(session, config.history_table).current()) {
+      spdlog::info("{}: no schema snapshot yet, so no drift check; this apply records the first one", env.name);
+      return ApplyDriftCheck{drift_state_name(DriftReport::State::no_snapshot), false, ""};
+    }
+    report = check_drift(session, config, env);
+  } catch (const Interrupted&) {
+    throw;
+  } catch (const Error& e) {
+    if (env.drift == DriftPolicy::warn) {
+      spdlog::warn("{}: the drift check could not be made (drift: warn, going on): {}", env.name, e.what());
+      return std::nullopt;
+    }
+    throw Failure(std::string(dry_run ? "dry run: " : "") + "apply to " + env.name +
+                  " stopped before changing anything: the drift check could not be made: " + e.what() +
+                  "\n(`drift: warn` or `drift: off` in the environment's config lets apply go on without it)");
+  }
+  ApplyDriftCheck out{drift_state_name(report.state), false, ""};
+  switch (drift_gate(env.drift, report, allow_drift)) {
+    case DriftGate::proceed:
+      break;
+    case DriftGate::warn:
+      spdlog::warn("{}\n{}going on ({})", report.summary(), diff_text(report),
+                   allow_drift && env.drift == DriftPolicy::block ? "--allow-drift" : "drift: warn");
+      break;
+    case DriftGate::refuse:
+      out.refuse = true;
+      out.message = std::string(dry_run ? "dry run: apply to " + env.name + " would be refused"
+                                        : "apply to " + env.name + " refused") +
+                    "; nothing was changed: its schema differs from the one mgr recorded after its last change "
+                    "(drift: block).\n" + report.summary() + "\n" + diff_text(report) +
+                    "Undo the change by hand, or review it with `mgr drift " + env.name + "` and record it with `mgr "
+                    "drift " + env.name + " --accept --reason \"...\"`; --allow-drift applies anyway.";
+      break;
+  }
+  return out;
+}
 
 int run_drift(const GlobalOptions& global, const DriftOptions& opts) {
   if (opts.envs.empty() || opts.envs.size() > 2) throw UsageError("drift takes one environment, or two to compare");

@@ -4,6 +4,7 @@
 #include "mgr/commands.hpp"
 #include "mgr/config.hpp"
 #include "mgr/history.hpp"
+#include "mgr/schema_snapshot.hpp"
 #include "mgr/output.hpp"
 #include "mgr/plan.hpp"
 #include "mgr/session.hpp"
@@ -125,7 +126,9 @@ int run_repair(const GlobalOptions& global, const RepairOptions& opts) {
                     env.name + "` tells)");
   }
 
+  auto snapshot = snapshot_after_change(session, config, env, "repair");  // still under the lock
   out["ok"] = true;
+  out["schema_sha256"] = snapshot ? json(*snapshot) : json(nullptr);
   if (global.json) {
     print_json(out);
   } else {

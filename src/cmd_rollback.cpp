@@ -9,6 +9,7 @@
 #include "mgr/commands.hpp"
 #include "mgr/config.hpp"
 #include "mgr/history.hpp"
+#include "mgr/schema_snapshot.hpp"
 #include "mgr/interrupt.hpp"
 #include "mgr/output.hpp"
 #include "mgr/plan.hpp"
@@ -299,8 +300,10 @@ int run_rollback(const GlobalOptions& global, const RollbackOptions& opts) {
       print_line("  " + style.green("rolled back") + " " + s.label() + "  (" + std::to_string(outcome.duration_ms) + " ms)");
     }
   }
+  auto snapshot = snapshot_after_change(session, config, env, "rollback");  // still under the lock
   out["ok"] = true;
   out["rolled_back"] = done;
+  out["schema_sha256"] = snapshot ? json(*snapshot) : json(nullptr);
   out["backup"] = backup_file ? json(*backup_file) : json(nullptr);
   out["duration_ms"] = total_ms;
   out["newest_applied"] = newest_after;

@@ -1,9 +1,13 @@
 // mgr status [env...]: every environment side by side.
+#include <map>
+
 #include "mgr/catalog.hpp"
 #include "mgr/commands.hpp"
 #include "mgr/config.hpp"
 #include "mgr/history.hpp"
+#include "mgr/interrupt.hpp"
 #include "mgr/output.hpp"
+#include "mgr/schema_snapshot.hpp"
 #include "mgr/session.hpp"
 #include "mgr/status.hpp"
 
@@ -30,6 +34,41 @@ std::string cell_text(const StatusCell& c, const Style& style) {
   return "?";
 }
 
+// The schema against its snapshot, for the summary: same | drifted |
+// no-snapshot | off (drift: off) | unknown (the check failed: `detail` says why).
+struct DriftMark {
+  std::string state = "off";
+  std::string detail;  // the report's summary, or the error
+  bool blocks = false;  // drifted under drift: block: apply would refuse
+};
+
+DriftMark drift_mark(Session& session, const Config& config, const Environment& env) {
+  DriftMark mark;
+  if (env.drift == DriftPolicy::off) return mark;
+  try {
+    if (!SnapshotStore(session, config.history_table).current()) {  // nothing to compare with: no pg_dump
+      mark.state = "no-snapshot";
+      return mark;
+    }
+    auto report = check_drift(session, config, env);
+    mark.detail = report.summary();
+    switch (report.state) {
+      case DriftReport::State::same: mark.state = "same"; break;
+      case DriftReport::State::no_snapshot: mark.state = "no-snapshot"; break;
+      case DriftReport::State::drifted:
+        mark.state = "drifted";
+        mark.blocks = env.drift == DriftPolicy::block;
+        break;
+    }
+  } catch (const Interrupted&) {
+    throw;
+  } catch (const Error& e) {
+    mark.state = "unknown";
+    mark.detail = std::string("the drift check failed: ") + e.what();
+  }
+  return mark;
+}
+
 }  // namespace
 
 int run_status(const GlobalOptions& global, const StatusOptions& opts) {
@@ -44,12 +83,14 @@ int run_status(const GlobalOptions& global, const StatusOptions& opts) {
   }
 
   std::vector<EnvHistory> histories;
+  std::map<std::string, DriftMark> drift;  // by environment, when reachable
   for (const auto* env : envs) {
     EnvHistory h{env->name, env->promote_from, std::nullopt, ""};
     try {
       Session session(*env, "mgr status");
       HistoryStore store(session, config.history_table);
       h.rows = store.read_all();
+      drift[env->name] = drift_mark(session, config, *env);
     } catch (const ConfigError&) {  // e.g. its ${VAR} is unset: exit 2, not "unreachable"
       throw;
     } catch (const Error& e) {
@@ -65,7 +106,7 @@ int run_status(const GlobalOptions& global, const StatusOptions& opts) {
   bool any_unreachable = false, any_problem = false;
   for (const auto& s : matrix.summaries) {
     any_unreachable = any_unreachable || !s.reachable;
-    any_problem = any_problem || !s.problems.empty();
+    any_problem = any_problem || !s.problems.empty() || (drift.count(s.name) != 0 && drift[s.name].blocks);
   }
   // Like validate: an environment apply would refuse is exit 3; an unreadable one, 1.
   const int exit_code = any_unreachable ? static_cast<int>(ExitCode::failure)
@@ -94,6 +135,12 @@ int run_status(const GlobalOptions& global, const StatusOptions& opts) {
              {"next", s.next},
              {"problems", s.problems}};
       if (!s.reachable) j["error"] = s.error;
+      if (auto it = drift.find(s.name); it != drift.end()) {
+        j["drift"] = it->second.state;
+        if (!it->second.detail.empty()) j["drift_detail"] = it->second.detail;
+      } else {
+        j["drift"] = nullptr;
+      }
       summaries.push_back(j);
     }
     print_json({{"ok", exit_code == 0}, {"environments", matrix.envs}, {"migrations", rows}, {"summary", summaries}});
@@ -119,6 +166,14 @@ int run_status(const GlobalOptions& global, const StatusOptions& opts) {
                (s.newest_applied.empty() ? std::string("none") : s.newest_applied) + "; " + std::to_string(s.pending) +
                " pending; " + s.next);
     for (const auto& p : s.problems) print_line("  - " + style.red(p));
+    if (auto it = drift.find(s.name); it != drift.end()) {
+      const auto& d = it->second;
+      if (d.state == "drifted") {
+        print_line("  - " + style.red("drifted: " + d.detail) + "; see `mgr drift " + s.name + "`");
+      } else if (d.state == "unknown") {
+        print_line("  - " + style.yellow(d.detail));
+      }
+    }
   }
   return exit_code;
 }

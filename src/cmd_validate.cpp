@@ -2,12 +2,16 @@
 // then report every finding of validate.hpp. Read-only: it takes no lock and
 // creates nothing, so a pipeline can run it at any time.
 #include <algorithm>
+#include <map>
+#include <memory>
 
 #include "mgr/catalog.hpp"
 #include "mgr/commands.hpp"
 #include "mgr/config.hpp"
 #include "mgr/history.hpp"
+#include "mgr/interrupt.hpp"
 #include "mgr/output.hpp"
+#include "mgr/schema_snapshot.hpp"
 #include "mgr/session.hpp"
 #include "mgr/validate.hpp"
 
@@ -23,6 +27,54 @@ std::string styled_line(const Finding& f, const Style& style) {
     case FindingSeverity::info: return line;
   }
   return line;
+}
+
+// The live schema of a checked environment against its snapshot, by its
+// `drift:` setting (block: error, warn: warning, off: not checked). Returns
+// the live schema's key for the comparison across environments.
+std::optional<std::string> drift_findings(Session& session, const Config& config, const Environment& env,
+                                          std::vector<Finding>& findings) {
+  if (env.drift == DriftPolicy::off) return std::nullopt;
+  const auto severity = env.drift == DriftPolicy::block ? FindingSeverity::error : FindingSeverity::warning;
+  try {
+    auto report = check_drift(session, config, env);
+    if (report.drifted()) {
+      findings.push_back({severity, "schema-drift", env.name, std::nullopt,
+                          report.summary(),
+                          "see the diff with `mgr drift " + env.name + "`; undo the change by hand, or record it with "
+                          "`mgr drift " + env.name + " --accept --reason \"...\"`"});
+    }
+    return report.current_sha256;
+  } catch (const Interrupted&) {
+    throw;
+  } catch (const Error& e) {
+    findings.push_back({severity, "drift-unchecked", env.name, std::nullopt,
+                        std::string("the schema could not be compared with its snapshot: ") + e.what(),
+                        "fix the cause (pg_dump, pg_bin_dir) or set `drift: off` for this environment"});
+    return std::nullopt;
+  }
+}
+
+// Environments that applied the same migrations (successful rows: id and
+// checksum) should have the same schema; one that differs drifted somewhere.
+void schema_differs_findings(const std::vector<EnvironmentState>& states,
+                             const std::map<std::string, std::string>& schema_sha, std::vector<Finding>& findings) {
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    for (std::size_t j = i + 1; j < states.size(); ++j) {
+      const auto &a = states[i], &b = states[j];
+      auto sa = schema_sha.find(a.name), sb = schema_sha.find(b.name);
+      if (sa == schema_sha.end() || sb == schema_sha.end() || sa->second == sb->second) continue;
+      // Different migrations: a difference is expected. None at all: not mgr's databases yet.
+      auto applied = [](const EnvironmentState& s) {
+        return std::any_of(s.rows.begin(), s.rows.end(), [](const HistoryRow& r) { return r.success; });
+      };
+      if (!applied(a) || !applied(b) || !compare_applied(a.rows, b.rows).same()) continue;
+      findings.push_back({FindingSeverity::error, "schema-differs", b.name, std::nullopt,
+                          a.name + " and " + b.name + " have applied the same migrations but their schemas differ",
+                          "see the diff with `mgr drift " + a.name + " " + b.name + "`; `mgr drift <env>` on each "
+                          "tells which one changed"});
+    }
+  }
 }
 
 }  // namespace
@@ -57,12 +109,15 @@ int run_validate(const GlobalOptions& global, const ValidateOptions& opts) {
       if (wanted) to_read.push_back(&e);
     }
     std::vector<EnvironmentState> states;
+    std::map<std::string, std::string> schema_sha;  // checked environments' live schemas
     for (const auto* env : to_read) {
       EnvironmentState state;
       state.name = env->name;
       state.promote_from = env->promote_from;
+      std::unique_ptr<Session> session_ptr;
       try {
-        Session session(*env, "mgr validate");
+        session_ptr = std::make_unique<Session>(*env, "mgr validate");
+        Session& session = *session_ptr;
         state.identity_key = session.identity().key();
         HistoryStore history(session, config.history_table);
         state.rows = history.read_all();
@@ -81,11 +136,13 @@ int run_validate(const GlobalOptions& global, const ValidateOptions& opts) {
       } else if (std::find(checked.begin(), checked.end(), env->name) != checked.end()) {
         auto own = environment_findings(scan.catalog, env->name, state.rows);
         findings.insert(findings.end(), own.begin(), own.end());
+        if (auto sha = drift_findings(*session_ptr, config, *env, findings)) schema_sha[env->name] = *sha;
       }
       states.push_back(std::move(state));
     }
     auto cross = cross_environment_findings(scan.catalog, states, checked);
     findings.insert(findings.end(), cross.begin(), cross.end());
+    schema_differs_findings(states, schema_sha, findings);
   }
 
   std::size_t errors = 0, warnings = 0, infos = 0;

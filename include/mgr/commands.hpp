@@ -31,6 +31,7 @@ struct ApplyOptions {
   bool sql = false;  // with dry_run: print the exact SQL that would be sent
   bool yes = false;
   bool allow_out_of_order = false;
+  bool allow_drift = false;  // drift: block warns instead of refusing
   std::optional<std::chrono::milliseconds> lock_wait;
 };
 struct StatusOptions {
@@ -170,5 +171,15 @@ struct ApplyContext {
   std::optional<std::string> backup_file;
 };
 int apply_with(const GlobalOptions&, const ApplyOptions&, ApplyContext&);
+
+// apply's drift check before it changes anything (cmd_drift.cpp), by the
+// environment's `drift:` setting; nullopt when it is off.
+struct ApplyDriftCheck {
+  std::string state;            // same | drift | no-snapshot (drift_state_name)
+  bool refuse = false;          // drift under `block` without --allow-drift
+  std::string message;          // with refuse: the summary and the diff
+};
+std::optional<ApplyDriftCheck> check_drift_before_apply(Session& session, const Config& config, const Environment& env,
+                                                        bool allow_drift, bool dry_run);
 
 }  // namespace mgr

@@ -37,7 +37,7 @@ void add_two(const Project& p) {
 }
 
 // What apply, rollback, baseline, repair and restore do after a successful
-// change (the coordinator wires the call into them): record a snapshot.
+// change: record a snapshot (called directly here to test the function).
 std::string record_after_change(const Project& p, const std::string& env_name, const std::string& action = "apply") {
   auto config = mgr::load_config(p.config_path());
   const auto& env = config.get(env_name);
@@ -54,13 +54,16 @@ mgr::SchemaText capture(const Project& p, const std::string& env_name) {
   return mgr::capture_schema(session, config, env);
 }
 
-// Applied and recorded, as after `mgr apply <env>` with the snapshot wired in.
+// Applied; `mgr apply` records the snapshot itself.
 void apply_and_record(const Project& p, const std::string& env_name, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> args{"apply", env_name};
   args.insert(args.end(), extra.begin(), extra.end());
   auto r = p.mgr(args);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  record_after_change(p, env_name);
+}
+
+std::string current_snapshot(PgTestDb& db, const std::string& what = "sha256") {
+  return db.scalar("SELECT " + what + " FROM schema_migrations_schema WHERE is_current");
 }
 
 std::string config_with_scratch(Project& p, const std::string& scratch) {
@@ -77,6 +80,9 @@ using DriftCommandTest = DriftTest;
 using DriftPairTest = DriftTest;
 using DriftAcceptTest = DriftTest;
 using DriftAgainstMigrationsTest = DriftTest;
+using DriftWiringTest = DriftTest;
+using DriftApplyGateTest = DriftTest;
+using DriftReportTest = DriftTest;
 
 }  // namespace
 
@@ -225,7 +231,8 @@ TEST_F(DriftCommandTest, AChangeMadeAndUndoneByHandIsNoDrift) {
 TEST_F(DriftCommandTest, NoSnapshotYetSaysSoAndIsNotAPass) {
   Project p;
   add_two(p);
-  ASSERT_EQ(p.mgr({"apply", "dev"}).exit_code, 0);  // an apply from before drift detection
+  ASSERT_EQ(p.mgr({"apply", "dev"}).exit_code, 0);
+  p.dev().exec("DROP TABLE schema_migrations_schema");  // as after an apply from before drift detection
   auto r = p.mgr({"drift", "dev"});
   EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("no schema snapshot yet"));
@@ -407,4 +414,184 @@ TEST_F(DriftAgainstMigrationsTest, WithoutScratchUrlIsAConfigError) {
   auto r = p.mgr({"drift", "dev", "--against-migrations"});
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_THAT(r.err, HasSubstr("scratch_url"));
+}
+
+// ---- snapshots after every change ----
+
+TEST_F(DriftWiringTest, ApplyRecordsASnapshotAndMarksItsAuditRowANoOpApplyRecordsNone) {
+  Project p;
+  add_two(p);
+  auto r = p.mgr({"apply", "dev", "--to", "0001", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto sha = capture(p, "dev").sha256;
+  EXPECT_EQ(json::parse(r.out)["schema_sha256"], sha);
+  EXPECT_EQ(current_snapshot(p.dev(), "sha256 || ':' || action"), sha + ":apply");
+  EXPECT_EQ(p.mgr({"drift", "dev"}).exit_code, 0);
+  // The audit row of the apply carries the key of the schema it left.
+  EXPECT_EQ(p.dev().scalar("SELECT migration_id || ':' || schema_sha256 FROM schema_migrations_log "
+                           "WHERE action = 'apply' ORDER BY id DESC LIMIT 1"),
+            "0001:" + sha);
+
+  // A no-op apply changes nothing and records nothing.
+  const auto recorded_at = current_snapshot(p.dev(), "recorded_at::text");
+  ASSERT_EQ(p.mgr({"apply", "dev", "--to", "0001"}).exit_code, 0);
+  EXPECT_EQ(current_snapshot(p.dev(), "recorded_at::text"), recorded_at);
+  EXPECT_EQ(p.dev().scalar("SELECT count(*) FROM schema_migrations_schema"), "1");
+
+  ASSERT_EQ(p.mgr({"apply", "dev"}).exit_code, 0);
+  EXPECT_EQ(current_snapshot(p.dev()), capture(p, "dev").sha256);
+  EXPECT_EQ(p.dev().scalar("SELECT count(*) FROM schema_migrations_log WHERE schema_sha256 IS NOT NULL"), "2");
+}
+
+TEST_F(DriftWiringTest, RollbackRepairBaselineAndRestoreRecordSnapshots) {
+  Project p;
+  add_two(p);
+  ASSERT_EQ(p.mgr({"apply", "dev"}).exit_code, 0);
+
+  ASSERT_EQ(p.mgr({"rollback", "dev", "--steps", "1", "--yes"}).exit_code, 0);
+  EXPECT_EQ(current_snapshot(p.dev(), "action"), "rollback");
+  EXPECT_EQ(current_snapshot(p.dev()), capture(p, "dev").sha256);
+  EXPECT_EQ(p.dev().scalar("SELECT schema_sha256 FROM schema_migrations_log WHERE action = 'rollback'"),
+            current_snapshot(p.dev()));
+
+  // repair: a file edited after it was applied gets its checksum re-recorded.
+  p.add("0001_users.sql", std::string(k_users) + "-- a comment\n");
+  auto repaired = p.mgr({"repair", "dev", "--yes"});
+  ASSERT_EQ(repaired.exit_code, 0) << repaired.out << repaired.err;
+  EXPECT_EQ(current_snapshot(p.dev(), "action"), "repair");
+  EXPECT_EQ(p.dev().scalar("SELECT schema_sha256 FROM schema_migrations_log WHERE action = 'repair'"),
+            current_snapshot(p.dev()));
+
+  // baseline: a database mgr never touched.
+  p.test().exec(std::string(k_users));
+  auto baselined = p.mgr({"baseline", "test", "--to", "0001", "--yes"});
+  ASSERT_EQ(baselined.exit_code, 0) << baselined.out << baselined.err;
+  EXPECT_EQ(current_snapshot(p.test(), "action"), "baseline");
+  EXPECT_EQ(current_snapshot(p.test()), capture(p, "test").sha256);
+  EXPECT_EQ(p.mgr({"drift", "test"}).exit_code, 0);
+
+  // restore: the schema that came back is the one recorded.
+  auto backup = p.mgr({"backup", "dev", "--json"});
+  ASSERT_EQ(backup.exit_code, 0) << backup.out << backup.err;
+  const auto file = json::parse(backup.out)["file"].get<std::string>();
+  const auto before = capture(p, "dev").sha256;
+  p.dev().exec("ALTER TABLE users ADD COLUMN nickname text");
+  auto restored = p.mgr({"restore", "dev", file, "--yes", "--no-safety-backup"});
+  ASSERT_EQ(restored.exit_code, 0) << restored.out << restored.err;
+  EXPECT_EQ(capture(p, "dev").sha256, before);
+  EXPECT_EQ(current_snapshot(p.dev(), "sha256 || ':' || action"), before + ":restore");
+  EXPECT_EQ(p.mgr({"drift", "dev"}).exit_code, 0);
+}
+
+// ---- apply checks drift first ----
+
+TEST_F(DriftApplyGateTest, BlockRefusesWithTheDiffAndChangesNothingUnlessAllowDrift) {
+  Project p("    backup: required\n");
+  add_two(p);
+  ASSERT_EQ(p.mgr({"apply", "dev", "--to", "0001"}).exit_code, 0);
+  const auto log_rows = p.dev().scalar("SELECT count(*) FROM schema_migrations_log");
+  p.dev().exec("ALTER TABLE users ADD COLUMN nickname text");
+
+  auto dry = p.mgr({"apply", "dev", "--dry-run"});
+  EXPECT_EQ(dry.exit_code, 3) << dry.out << dry.err;
+  EXPECT_THAT(dry.err, HasSubstr("dry run: apply to dev would be refused"));
+  EXPECT_THAT(dry.err, HasSubstr("+    nickname text"));
+
+  auto r = p.mgr({"apply", "dev"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("apply to dev refused; nothing was changed"));
+  EXPECT_THAT(r.err, HasSubstr("+    nickname text"));
+  EXPECT_THAT(r.err, HasSubstr("--allow-drift"));
+  EXPECT_THAT(r.out, Not(HasSubstr("backup:")));  // refused before the backup
+  EXPECT_EQ(p.dev().scalar("SELECT count(*) FROM schema_migrations WHERE migration_id = '0002'"), "0");
+  EXPECT_EQ(p.dev().scalar("SELECT count(*) FROM schema_migrations_log"), log_rows);
+
+  auto j = p.mgr({"apply", "dev", "--json"});
+  EXPECT_EQ(j.exit_code, 3);
+  EXPECT_EQ(json::parse(j.out)["drift"], "drift");
+
+  auto allowed = p.mgr({"apply", "dev", "--allow-drift"});
+  ASSERT_EQ(allowed.exit_code, 0) << allowed.out << allowed.err;
+  EXPECT_THAT(allowed.err, HasSubstr("+    nickname text"));  // the diff is still shown
+  EXPECT_THAT(allowed.out, HasSubstr("backup:"));
+  EXPECT_EQ(p.dev().scalar("SELECT count(*) FROM schema_migrations WHERE migration_id = '0002'"), "1");
+  // The new snapshot includes the hand change: it was applied over on purpose.
+  EXPECT_EQ(p.mgr({"drift", "dev"}).exit_code, 0);
+}
+
+TEST_F(DriftApplyGateTest, WarnGoesOnOffSkipsAndNoSnapshotNeverRefuses) {
+  Project p;
+  p.write_config("environments:\n  dev:\n    url: " + p.url(0) + "\n    backup: off\n    drift: warn\n  test:\n    url: " +
+                 p.url(1) + "\n    backup: off\n    drift: off\n  prod:\n    url: " + p.url(2) + "\n    backup: off\n");
+  add_two(p);
+  for (const std::string env : {"dev", "test"}) {
+    ASSERT_EQ(p.mgr({"apply", env, "--to", "0001"}).exit_code, 0);
+  }
+  p.dev().exec("ALTER TABLE users ADD COLUMN nickname text");
+  p.test().exec("ALTER TABLE users ADD COLUMN nickname text");
+  auto warned = p.mgr({"apply", "dev"});
+  EXPECT_EQ(warned.exit_code, 0) << warned.out << warned.err;
+  EXPECT_THAT(warned.err, HasSubstr("DRIFT"));
+  EXPECT_THAT(warned.err, HasSubstr("+    nickname text"));
+  auto off = p.mgr({"apply", "test"});
+  EXPECT_EQ(off.exit_code, 0) << off.out << off.err;
+  EXPECT_THAT(off.err, Not(HasSubstr("nickname")));
+  // Snapshots are recorded whatever the setting.
+  EXPECT_EQ(current_snapshot(p.test()), capture(p, "test").sha256);
+
+  // prod (block) has no snapshot: never refused, said at -v.
+  p.prod().exec("CREATE TABLE legacy (id int)");
+  auto first = p.mgr({"-v", "apply", "prod"});
+  EXPECT_EQ(first.exit_code, 0) << first.out << first.err;
+  EXPECT_THAT(first.err, HasSubstr("no schema snapshot yet"));
+  EXPECT_EQ(current_snapshot(p.prod(), "action"), "apply");
+}
+
+// ---- validate and status ----
+
+TEST_F(DriftReportTest, ValidateReportsDriftAndSchemasThatDifferAtTheSameMigrations) {
+  Project p;
+  add_two(p);
+  ASSERT_EQ(p.mgr({"apply", "dev"}).exit_code, 0);
+  ASSERT_EQ(p.mgr({"apply", "test"}).exit_code, 0);
+  auto clean = p.mgr({"validate", "--env", "dev", "--env", "test"});
+  EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
+
+  p.test().exec("CREATE INDEX orders_user_id ON orders (user_id)");
+  auto r = p.mgr({"validate", "--env", "dev", "--env", "test", "--json"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"schema-drift\""));
+  EXPECT_THAT(r.out, HasSubstr("\"schema-differs\""));
+  auto text = p.mgr({"validate", "--env", "dev", "--env", "test"});
+  EXPECT_THAT(text.out, HasSubstr("[schema-drift] test"));
+  // Offline: files only.
+  auto offline = p.mgr({"validate", "--offline"});
+  EXPECT_EQ(offline.exit_code, 0) << offline.out << offline.err;
+  EXPECT_THAT(offline.out, Not(HasSubstr("schema-")));
+
+  // Accepted in test: no drift any more, but test and dev still differ at the same migrations.
+  ASSERT_EQ(p.mgr({"drift", "test", "--accept", "--reason", "index kept"}).exit_code, 0);
+  auto differs = p.mgr({"validate", "--env", "dev", "--env", "test"});
+  EXPECT_EQ(differs.exit_code, 3) << differs.out << differs.err;
+  EXPECT_THAT(differs.out, Not(HasSubstr("[schema-drift]")));
+  EXPECT_THAT(differs.out, HasSubstr("[schema-differs]"));
+}
+
+TEST_F(DriftReportTest, StatusMarksADriftedEnvironment) {
+  Project p;
+  add_two(p);
+  ASSERT_EQ(p.mgr({"apply", "dev"}).exit_code, 0);
+  auto same = p.mgr({"status", "dev", "test", "--json"});
+  auto doc = json::parse(same.out);
+  EXPECT_EQ(doc["summary"][0]["drift"], "same");
+  EXPECT_EQ(doc["summary"][1]["drift"], "no-snapshot");
+
+  p.dev().exec("ALTER TABLE users ADD COLUMN nickname text");
+  auto r = p.mgr({"status", "dev", "--json"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;  // apply would refuse (drift: block)
+  EXPECT_EQ(json::parse(r.out)["summary"][0]["drift"], "drifted");
+  auto text = p.mgr({"status", "dev"});
+  EXPECT_EQ(text.exit_code, 3);
+  EXPECT_THAT(text.out, HasSubstr("drifted: dev: DRIFT"));
+  EXPECT_THAT(text.out, HasSubstr("mgr drift dev"));
 }
