@@ -178,7 +178,9 @@ TEST(ConfigCli, NoWarningWhenThePasswordComesFromAVariable) {
 // has set up the process, which the test then inspects from outside.
 class BlockedMgr {
  public:
-  BlockedMgr(const fs::path& fifo, uid_t uid, const std::map<std::string, std::string>& env) : m_fifo(fifo) {
+  BlockedMgr(const fs::path& fifo, uid_t uid, const std::map<std::string, std::string>& env,
+             const std::string& binary = test::mgr_binary())
+      : m_fifo(fifo) {
     std::vector<std::string> strings;
     for (char** e = environ; *e != nullptr; ++e) {
       const std::string entry = *e;
@@ -186,7 +188,6 @@ class BlockedMgr {
       if (env.count(key) == 0) strings.push_back(entry);
     }
     for (const auto& [k, v] : env) strings.push_back(k + "=" + v);
-    const std::string binary = test::mgr_binary();
     std::vector<std::string> args{binary, "--config", fifo.string(), "config"};
     std::vector<char*> argv, envp;
     for (auto& a : args) argv.push_back(a.data());
@@ -276,6 +277,15 @@ class CoreDumps : public ::testing::Test {
   }
   void TearDown() override { ::setrlimit(RLIMIT_CORE, &m_saved); }
   fs::path fifo() const { return m_dir / "environments.yaml"; }
+  // A copy of mgr that another user can run: the build tree may sit under a
+  // 0700 folder (a CI checkout in a private temp dir).
+  std::string binary_for_other_user() const {
+    const auto copy = m_dir / "mgr";
+    if (!fs::exists(copy)) fs::copy_file(test::mgr_binary(), copy);
+    fs::permissions(copy, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                              fs::perms::others_read | fs::perms::others_exec);
+    return copy.string();
+  }
   const std::string k_config = "environments:\n  dev:\n    url: postgresql://127.0.0.1:1/app_dev\n";
   // No leak check in these children: LeakSanitizer cannot attach to a non-dumpable process of another user.
   const std::map<std::string, std::string> k_env{{"MGR_ALLOW_CORE", ""}, {"ASAN_OPTIONS", "detect_leaks=0"}};
@@ -307,14 +317,14 @@ TEST_F(CoreDumps, ProcessIsNotDumpable) {
   if (::getuid() != 0) GTEST_SKIP() << "needs root to start mgr as another user";
   const uid_t nobody = 65534;
   {
-    BlockedMgr mgr(fifo(), nobody, k_env);
+    BlockedMgr mgr(fifo(), nobody, k_env, binary_for_other_user());
     ASSERT_TRUE(mgr.wait_until_blocked());
     EXPECT_EQ(proc_owner_of(mgr.pid()), 0u) << "mgr is dumpable";
     EXPECT_EQ(mgr.finish(k_config), k_ok);
   }
   auto env = k_env;
   env["MGR_ALLOW_CORE"] = "1";
-  BlockedMgr allowed(fifo(), nobody, env);
+  BlockedMgr allowed(fifo(), nobody, env, binary_for_other_user());
   ASSERT_TRUE(allowed.wait_until_blocked());
   EXPECT_EQ(proc_owner_of(allowed.pid()), nobody) << "the check above proves nothing";
   EXPECT_EQ(allowed.finish(k_config), k_ok);
