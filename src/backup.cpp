@@ -811,18 +811,6 @@ std::string backup_format_name(BackupFormat format) {
   return format == BackupFormat::plain ? "plain" : "custom";
 }
 
-const std::set<std::string>& secret_conninfo_keywords() {
-  static const std::set<std::string> keywords = [] {
-    std::set<std::string> out{"password", "sslpassword"};
-    std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> defaults(PQconndefaults(), PQconninfoFree);
-    for (auto* o = defaults.get(); o != nullptr && o->keyword != nullptr; ++o) {
-      if (o->dispchar != nullptr && std::string(o->dispchar) == "*") out.insert(o->keyword);
-    }
-    return out;
-  }();
-  return keywords;
-}
-
 std::string child_conninfo(const DbUrl& url, const std::string& application_name) {
   // The password reaches the child through PGPASSWORD; any other secret cannot.
   for (const auto& [key, value] : url.secret_options()) {

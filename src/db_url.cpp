@@ -213,6 +213,8 @@ std::string quote_conninfo_value(const std::string& value) {
 
 }  // namespace
 
+const std::set<std::string>& secret_conninfo_keywords() { return secret_keywords(); }
+
 DbUrl DbUrl::parse(const std::string& text) {
   bool blank = true;
   for (char c : text) blank = blank && is_space(c);

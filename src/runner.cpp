@@ -99,6 +99,13 @@ bool result_ok(const PGresult* r) {
 }
 }  // namespace
 
+// Bookkeeping statements as one query in their own transaction.
+static std::string in_transaction(const std::vector<std::string>& sql) {
+  std::string all = "BEGIN;\n";
+  for (const auto& s : sql) all += s + ";\n";
+  return all + "COMMIT;";
+}
+
 // Sent after every migration, whatever its outcome. Not DISCARD ALL: it would
 // also release the session's advisory lock.
 const char* const k_reset_session_sql = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL";
@@ -189,11 +196,6 @@ RunOutcome MigrationRunner::run_in_transaction(const MigrationFile& file, const 
 
 std::vector<std::string> MigrationRunner::statement_queries(const MigrationFile& file, const Bookkeeping& books) const {
   // Mirrors run_statements' success path, query by query.
-  auto in_transaction = [](const std::vector<std::string>& sql) {
-    std::string all = "BEGIN;\n";
-    for (const auto& s : sql) all += s + ";\n";
-    return all + "COMMIT;";
-  };
   std::vector<std::string> out;
   if (!books.on_start.empty()) out.push_back(in_transaction(books.on_start));
   std::string settings;
@@ -213,11 +215,6 @@ RunOutcome MigrationRunner::run_statements(const MigrationFile& file, const Book
   RunOutcome out;
   auto statements = split_statements(file.sql);
   auto start = Clock::now();
-  auto in_transaction = [](const std::vector<std::string>& sql) {
-    std::string all = "BEGIN;\n";
-    for (const auto& s : sql) all += s + ";\n";
-    return all + "COMMIT;";
-  };
   auto lost = [&](const std::string& what) {
     MigrationError err;
     err.file = file.path;

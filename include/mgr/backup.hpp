@@ -163,10 +163,6 @@ void check_dump_script(const std::filesystem::path& script);
 
 std::string backup_format_name(BackupFormat format);
 
-// libpq connection keywords whose values are secrets (PQconndefaults marks
-// them with dispchar "*": password, sslpassword).
-const std::set<std::string>& secret_conninfo_keywords();
-
 // The conninfo a child (pg_dump, pg_restore, psql) gets in --dbname: built
 // from the URL's parsed options, never from its text, so no secret can be in
 // it by construction; the password travels in PGPASSWORD of the child's

@@ -8,6 +8,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace mgr {
@@ -54,5 +55,9 @@ class DbUrl {
 // Replaces any occurrence of a known password (and URI userinfo passwords)
 // in free text, e.g. a libpq error message. Used before anything is logged.
 std::string redact_secrets(const std::string& text, const DbUrl& url);
+
+// libpq's secret connection options (PQconndefaults' dispchar "*": password,
+// sslpassword, ...): never shown, never on a child's command line.
+const std::set<std::string>& secret_conninfo_keywords();
 
 }  // namespace mgr
