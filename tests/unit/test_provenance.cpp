@@ -190,5 +190,30 @@ TEST(ProvenanceGit, NoneWhenGitIsNotInstalled) {
   EXPECT_TRUE(git_provenance(dir / "migrations"));
 }
 
+// A git that hangs or fails leaves the provenance empty, never an error.
+TEST(ProvenanceGit, NoneWhenGitHangsOrFails) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "migrations");
+  std::filesystem::create_directories(dir / "bin");
+  const char* old = std::getenv("PATH");
+  const std::string saved = old != nullptr ? old : "";
+  ::setenv("PATH", (dir / "bin").c_str(), 1);
+  std::optional<GitProvenance> hung, failed;
+  test::write_file(dir / "bin/git", "#!/bin/sh\nexec /bin/sleep 30\n");
+  std::filesystem::permissions(dir / "bin/git", std::filesystem::perms::owner_all);
+  hung = git_provenance(dir / "migrations", std::chrono::milliseconds(300));
+  test::write_file(dir / "bin/git", "#!/bin/sh\necho 'fatal: not a git repository' >&2\nexit 128\n");
+  failed = git_provenance(dir / "migrations");
+  // HEAD answers, status does not: a commit without a dirty flag would claim too much.
+  test::write_file(dir / "bin/git",
+                   "#!/bin/sh\nfor a; do [ \"$a\" = rev-parse ] && { echo 1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d; exit 0; }; "
+                   "done\nexit 1\n");
+  auto half = git_provenance(dir / "migrations");
+  ::setenv("PATH", saved.c_str(), 1);
+  EXPECT_FALSE(hung);
+  EXPECT_FALSE(failed);
+  EXPECT_FALSE(half);
+}
+
 }  // namespace
 }  // namespace mgr
