@@ -199,7 +199,7 @@ int apply_with(const GlobalOptions& global, const ApplyOptions& opts, ApplyConte
   const Environment& env = ctx.env;
   const Catalog& catalog = ctx.catalog;
   Session& session = ctx.session;
-  HistoryStore history(session, config.history_table);
+  HistoryStore history(session, config);
   auto& applied = ctx.applied;
   Style style(global.color);
 

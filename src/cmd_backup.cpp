@@ -333,7 +333,7 @@ int run_restore(const GlobalOptions& global, const RestoreOptions& opts) {
 
   // 2. The database must be this environment's, as apply checks it.
   Session session(env, application_name(env));
-  HistoryStore store(session, config.history_table);
+  HistoryStore store(session, config);
   refuse_other_environments_database("restore", env, store.read_all());
 
   // 3. Every environment asks, whatever its `confirm` setting.

@@ -27,7 +27,7 @@ int run_baseline(const GlobalOptions& global, const BaselineOptions& opts) {
 
   Session session(env, "mgr " + env.name);
   MigrationLock lock(session, config.history_table, env.lock_wait);
-  HistoryStore history(session, config.history_table);
+  HistoryStore history(session, config);
   auto rows = history.read_all();  // after the lock
 
   // A baseline describes a database mgr has not touched up to ID; any row in

@@ -45,7 +45,7 @@ int run_repair(const GlobalOptions& global, const RepairOptions& opts) {
 
   Session session(env, "mgr " + env.name);
   MigrationLock lock(session, config.history_table, env.lock_wait);
-  HistoryStore history(session, config.history_table);
+  HistoryStore history(session, config);
   auto rows = history.read_all();  // after the lock
 
   for (const auto& p : check_history(catalog, env.name, rows)) {
@@ -104,6 +104,7 @@ int run_repair(const GlobalOptions& global, const RepairOptions& opts) {
                     opts.yes);
 
   const auto os_user = os_user_at_host();
+  history.ensure();  // an older log table gains the columns repair's rows are written with
   try {
     pqxx::work tx(session.connection());
     for (const auto& it : items) {

@@ -54,7 +54,7 @@ int run_reset(const GlobalOptions& global, const ResetOptions& opts) {
   Catalog catalog = load_catalog(config.migrations_dir);
   Session session(env, "mgr " + env.name + " reset");
   MigrationLock lock(session, config.history_table, env.lock_wait);
-  HistoryStore history(session, config.history_table);
+  HistoryStore history(session, config);
   const auto before = history.read_all();
 
   // Apply's checks (promotion gate, file rules, lint) against an empty

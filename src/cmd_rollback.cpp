@@ -85,7 +85,7 @@ int run_rollback(const GlobalOptions& global, const RollbackOptions& opts) {
   // A dry run changes nothing, so like `apply --dry-run` it does not queue behind a running mgr.
   std::optional<MigrationLock> lock;
   if (!opts.dry_run) lock.emplace(session, config.history_table, env.lock_wait);
-  HistoryStore history(session, config.history_table);
+  HistoryStore history(session, config);
   auto rows = history.read_all();  // after the lock, sorted by id
 
   if (opts.to) {

@@ -7,6 +7,7 @@
 #include "mgr/history.hpp"
 #include "mgr/interrupt.hpp"
 #include "mgr/output.hpp"
+#include "mgr/provenance.hpp"
 #include "mgr/schema_snapshot.hpp"
 #include "mgr/session.hpp"
 #include "mgr/status.hpp"
@@ -114,6 +115,12 @@ int run_status(const GlobalOptions& global, const StatusOptions& opts) {
                                         : 0;
 
   if (global.json) {
+    // Each applied cell's provenance, from its history row.
+    std::map<std::string, std::map<std::string, const HistoryRow*>> recorded;  // env -> id -> row
+    for (const auto& h : histories) {
+      if (!h.rows) continue;
+      for (const auto& row : *h.rows) recorded[h.name][row.migration_id] = &row;
+    }
     json rows = json::array();
     for (const auto& r : matrix.rows) {
       json cells = json::object();
@@ -122,6 +129,9 @@ int run_status(const GlobalOptions& global, const StatusOptions& opts) {
         json cell{{"state", to_string(c.state)}};
         if (!c.applied_at.empty()) cell["applied_at"] = c.applied_at;
         if (!c.kind.empty()) cell["kind"] = c.kind;
+        if (auto it = recorded[matrix.envs[i]].find(r.id); it != recorded[matrix.envs[i]].end()) {
+          cell["provenance"] = provenance_json(it->second->provenance);
+        }
         cells[matrix.envs[i]] = cell;
       }
       rows.push_back({{"id", r.id}, {"name", r.name}, {"file", r.has_file}, {"environments", cells}});

@@ -5,6 +5,7 @@
 
 #include "mgr/catalog.hpp"
 #include "mgr/error.hpp"
+#include "mgr/provenance.hpp"
 #include "mgr/session.hpp"
 
 namespace mgr {
@@ -15,7 +16,9 @@ constexpr const char* k_row_columns =
     "migration_id, name, checksum, environment, "
     "pg_catalog.to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
     "coalesce(applied_by, ''), execution_ms, success, coalesce(mgr_version, ''), kind, down_checksum, backup, "
-    "allowed_rules, in_progress";
+    "allowed_rules, in_progress, "
+    // 14..19: provenance_from_row
+    "git_commit, git_dirty, ci_system, ci_job, ci_url, source_environment";
 
 std::optional<std::string> opt_text(const pqxx::field& f) {
   if (f.is_null()) return std::nullopt;
@@ -30,6 +33,9 @@ void sort_rows(std::vector<HistoryRow>& rows) {
 }  // namespace
 
 HistoryStore::HistoryStore(Session& session, QualifiedName table) : m_session(session), m_table(std::move(table)) {}
+
+HistoryStore::HistoryStore(Session& session, const Config& config)
+    : m_session(session), m_table(config.history_table), m_migrations_dir(config.migrations_dir) {}
 
 QualifiedName HistoryStore::log_table() const { return QualifiedName{m_table.schema, m_table.table + "_log"}; }
 
@@ -131,11 +137,98 @@ void HistoryStore::ensure() {
       refuse_foreign_tables(tx);
       tx.exec(sql);
     }
+    ensure_provenance_columns(tx, t, log);
     tx.commit();
   } catch (const std::exception&) {
     m_session.rethrow("creating the history table " + m_table.display());
   }
 }
+
+// ---- Provenance columns (issue 12; provenance.hpp) --------------------------
+// Nullable on both tables, in this order everywhere below. Added by ensure()
+// to new and older tables alike; a table without them is still read.
+
+namespace {
+
+constexpr const char* k_provenance_columns = "git_commit, git_dirty, ci_system, ci_job, ci_url, source_environment";
+// For a table that may predate them (the audit log is read without upgrading it).
+constexpr const char* k_provenance_from_jsonb =
+    "pg_catalog.to_jsonb(l) OPERATOR(pg_catalog.->>) 'git_commit', "
+    "(pg_catalog.to_jsonb(l) OPERATOR(pg_catalog.->>) 'git_dirty')::boolean, "
+    "pg_catalog.to_jsonb(l) OPERATOR(pg_catalog.->>) 'ci_system', "
+    "pg_catalog.to_jsonb(l) OPERATOR(pg_catalog.->>) 'ci_job', "
+    "pg_catalog.to_jsonb(l) OPERATOR(pg_catalog.->>) 'ci_url', "
+    "pg_catalog.to_jsonb(l) OPERATOR(pg_catalog.->>) 'source_environment'";
+
+std::string provenance_upgrade_sql(const std::string& table) {
+  return "ALTER TABLE " + table +
+         "\n"
+         "  ADD COLUMN IF NOT EXISTS git_commit text,\n"
+         "  ADD COLUMN IF NOT EXISTS git_dirty boolean,\n"
+         "  ADD COLUMN IF NOT EXISTS ci_system text,\n"
+         "  ADD COLUMN IF NOT EXISTS ci_job text,\n"
+         "  ADD COLUMN IF NOT EXISTS ci_url text,\n"
+         "  ADD COLUMN IF NOT EXISTS source_environment text;\n";
+}
+
+// The six columns starting at `first`.
+Provenance provenance_from_row(const pqxx::row& row, pqxx::row::size_type first) {
+  Provenance p;
+  if (!row[first].is_null()) {
+    p.git = GitProvenance{row[first].c_str(), !row[first + 1].is_null() && row[first + 1].as<bool>()};
+  }
+  if (!row[first + 2].is_null()) p.ci = CiProvenance{row[first + 2].c_str(), opt_text(row[first + 3]), opt_text(row[first + 4])};
+  p.source_environment = opt_text(row[first + 5]);
+  return p;
+}
+
+Provenance provenance_from_json(const nlohmann::json& j) {
+  auto text = [&](const char* k) {
+    return j.contains(k) && j[k].is_string() ? std::optional<std::string>(j[k].get<std::string>()) : std::nullopt;
+  };
+  Provenance p;
+  if (auto commit = text("git_commit")) {
+    p.git = GitProvenance{*commit, j.contains("git_dirty") && j["git_dirty"].is_boolean() && j["git_dirty"].get<bool>()};
+  }
+  if (auto system = text("ci_system")) p.ci = CiProvenance{*system, text("ci_job"), text("ci_url")};
+  p.source_environment = text("source_environment");
+  return p;
+}
+
+}  // namespace
+
+void HistoryStore::ensure_provenance_columns(pqxx::transaction_base& tx, const std::string& table,
+                                             const std::string& log) {
+  // Whether the table named by parameter `param` has all six.
+  auto all_six = [](const std::string& param) {
+    return "(SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) "
+           "pg_catalog.to_regclass(" + param + ") AND NOT attisdropped AND attname OPERATOR(pg_catalog.=) ANY (ARRAY["
+           "'git_commit', 'git_dirty', 'ci_system', 'ci_job', 'ci_url', 'source_environment']::name[])) "
+           "OPERATOR(pg_catalog.=) 6";
+  };
+  auto has = tx.exec_params1("SELECT " + all_six("$1") + ", " + all_six("$2"), table, log);
+  if (has[0].as<bool>() && has[1].as<bool>()) return;
+  refuse_foreign_tables(tx);
+  tx.exec(provenance_upgrade_sql(table) + provenance_upgrade_sql(log));
+}
+
+Provenance HistoryStore::provenance(bool apply) {
+  const auto& env = m_session.environment();
+  return command_provenance(m_migrations_dir, apply ? env.promote_from : std::nullopt);
+}
+
+std::string HistoryStore::provenance_values(bool apply) {
+  const auto p = provenance(apply);
+  auto opt = [&](const std::optional<std::string>& v) { return v ? m_session.quote(*v) : std::string("NULL"); };
+  std::string out;
+  out += p.git ? m_session.quote(p.git->commit) + ", " + (p.git->dirty ? "true" : "false") : std::string("NULL, NULL");
+  out += ", " + (p.ci ? m_session.quote(p.ci->system) + ", " + opt(p.ci->job) + ", " + opt(p.ci->url)
+                      : std::string("NULL, NULL, NULL"));
+  out += ", " + opt(p.source_environment);
+  return out;
+}
+
+// ---- end of provenance columns ----------------------------------------------
 
 namespace {
 
@@ -155,6 +248,7 @@ HistoryRow row_from_typed(const pqxx::row& row) {
   h.backup = opt_text(row[11]);
   h.allowed_rules = row[12].c_str();
   h.in_progress = row[13].as<bool>();
+  h.provenance = provenance_from_row(row, 14);
   return h;
 }
 
@@ -173,6 +267,7 @@ HistoryRow row_from_json(const nlohmann::json& j) {
   h.mgr_version = text("mgr_version");
   if (j.contains("kind") && j["kind"].is_string()) h.kind = j["kind"].get<std::string>();
   h.in_progress = j.contains("in_progress") && j["in_progress"].is_boolean() && j["in_progress"].get<bool>();
+  h.provenance = provenance_from_json(j);
   return h;
 }
 
@@ -225,14 +320,14 @@ std::string HistoryStore::insert_sql(const HistoryRow& row, bool duration_from_s
   auto opt = [&](const std::optional<std::string>& v) { return v ? m_session.quote(*v) : std::string("NULL"); };
   return "INSERT INTO " + sql_table() +
          " (migration_id, name, checksum, environment, applied_by, execution_ms, success, mgr_version, kind, "
-         "down_checksum, backup, allowed_rules, in_progress) VALUES (" +
+         "down_checksum, backup, allowed_rules, in_progress, " + k_provenance_columns + ") VALUES (" +
          m_session.quote(row.migration_id) + ", " + m_session.quote(row.name) + ", " + m_session.quote(row.checksum) + ", " +
          m_session.quote(row.environment) + ", pg_catalog.concat(current_user, ' (', " + m_session.quote(row.applied_by) + "::text, ')'), " +
          (duration_from_server ? std::string(k_server_duration)
                                : row.execution_ms ? std::to_string(*row.execution_ms) : std::string("NULL")) + ", " +
          (row.success ? "true" : "false") + ", " + m_session.quote(row.mgr_version) + ", " + m_session.quote(row.kind) + ", " +
          opt(row.down_checksum) + ", " + opt(row.backup) + ", " + m_session.quote(row.allowed_rules) + ", " +
-         (row.in_progress ? "true" : "false") + ")";
+         (row.in_progress ? "true" : "false") + ", " + provenance_values(row.kind == "apply") + ")";
 }
 
 std::string HistoryStore::finish_sql(const std::string& migration_id, bool success) {
@@ -243,12 +338,13 @@ std::string HistoryStore::finish_sql(const std::string& migration_id, bool succe
 std::string HistoryStore::log_sql(const LogEntry& e, bool duration_from_server) {
   auto opt = [&](const std::optional<std::string>& v) { return v ? m_session.quote(*v) : std::string("NULL"); };
   return "INSERT INTO " + sql_log_table() +
-         " (action, migration_id, os_user, mgr_version, outcome, duration_ms, backup, detail) VALUES (" +
+         " (action, migration_id, os_user, mgr_version, outcome, duration_ms, backup, detail, " + k_provenance_columns +
+         ") VALUES (" +
          m_session.quote(e.action) + ", " + opt(e.migration_id) + ", " + m_session.quote(e.os_user) + ", " + m_session.quote(e.mgr_version) +
          ", " + m_session.quote(e.outcome) + ", " +
          (duration_from_server ? std::string(k_server_duration)
                                : e.duration_ms ? std::to_string(*e.duration_ms) : std::string("NULL")) +
-         ", " + opt(e.backup) + ", " + m_session.quote(e.detail) + ")";
+         ", " + opt(e.backup) + ", " + m_session.quote(e.detail) + ", " + provenance_values(e.action == "apply") + ")";
 }
 
 void HistoryStore::insert(pqxx::transaction_base& tx, const HistoryRow& row) { tx.exec(insert_sql(row)); }
@@ -284,8 +380,8 @@ std::vector<LogEntry> HistoryStore::read_log(int limit) {
     if (tx.exec_params1("SELECT pg_catalog.to_regclass($1)", log)[0].is_null()) return out;
     auto r = tx.exec_params(
         "SELECT pg_catalog.to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), action, migration_id, "
-        "os_user, db_user, mgr_version, outcome, duration_ms, backup, detail FROM " +
-            log + " ORDER BY id DESC LIMIT $1",
+        "os_user, db_user, mgr_version, outcome, duration_ms, backup, detail, " + std::string(k_provenance_from_jsonb) +
+            " FROM " + log + " l ORDER BY id DESC LIMIT $1",
         limit);
     for (const auto& row : r) {
       LogEntry e;
@@ -299,6 +395,7 @@ std::vector<LogEntry> HistoryStore::read_log(int limit) {
       if (!row[7].is_null()) e.duration_ms = row[7].as<int>();
       e.backup = opt_text(row[8]);
       e.detail = row[9].c_str();
+      e.provenance = provenance_from_row(row, 10);
       out.push_back(std::move(e));
     }
   } catch (const std::exception&) {

@@ -275,7 +275,7 @@ void SnapshotStore::record(pqxx::transaction_base& tx, const SchemaText& schema,
 void store_snapshot(Session& session, const Config& config, const Environment& env, const SchemaText& schema,
                     const std::string& action, const std::optional<LogEntry>& log) {
   SnapshotStore store(session, config.history_table);
-  HistoryStore history(session, config.history_table);
+  HistoryStore history(session, config);
   try {
     pqxx::work tx(session.connection());
     store.record(tx, schema, env.name, action, log ? log->os_user : os_user_at_host());

@@ -16,7 +16,12 @@ class Session;
 
 class HistoryStore {
  public:
+  // For reading. Rows written through it carry CI and source provenance but
+  // no git commit: it does not know the migrations folder.
   HistoryStore(Session& session, QualifiedName table);
+  // For writing: every row and log entry records this command's provenance
+  // (git of config.migrations_dir, CI job, source environment).
+  HistoryStore(Session& session, const Config& config);
 
   const QualifiedName& table() const { return m_table; }
   QualifiedName log_table() const;
@@ -55,6 +60,11 @@ class HistoryStore {
   // success = false; with in_progress while a no-transaction down file runs.
   std::string mark_failed_sql(const std::string& migration_id, bool in_progress = false);
 
+  // What this command's rows record (provenance.hpp): found out on first use,
+  // then reused. `apply`: the row is an apply, whose source is the promote_from
+  // environment; other actions record none.
+  Provenance provenance(bool apply);
+
  private:
   // The table resolved against the server (Session::resolve): every SQL text
   // names its schema, so a migration's search_path cannot misdirect it.
@@ -62,9 +72,13 @@ class HistoryStore {
   std::string sql_table();
   std::string sql_log_table();
   void refuse_foreign_tables(pqxx::transaction_base& tx);
+  // The provenance columns (their own block, see history.cpp).
+  void ensure_provenance_columns(pqxx::transaction_base& tx, const std::string& table, const std::string& log);
+  std::string provenance_values(bool apply);
 
   Session& m_session;
   QualifiedName m_table;  // as configured, for messages
+  std::filesystem::path m_migrations_dir;  // empty: git provenance is not looked up
 };
 
 }  // namespace mgr

@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "mgr/provenance.hpp"
+
 namespace mgr {
 
 struct HistoryRow {
@@ -24,6 +26,8 @@ struct HistoryRow {
   // A no-transaction migration whose statements started and never finished
   // (mgr was killed or lost the connection): recorded with success = false.
   bool in_progress = false;
+  // Read back from the table; on insert the store writes its own (HistoryStore::provenance).
+  Provenance provenance;
 };
 
 struct LogEntry {
@@ -50,6 +54,8 @@ struct LogEntry {
   std::optional<int> duration_ms;
   std::optional<std::string> backup;
   std::string detail;
+  // Read back from the table; on insert the store writes its own (HistoryStore::provenance).
+  Provenance provenance;
 };
 
 }  // namespace mgr
