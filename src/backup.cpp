@@ -298,13 +298,13 @@ std::string verify_dump(const fs::path& file, BackupFormat format, const fs::pat
 }
 
 // The progress line of a backup or restore: on stderr, only when stderr is a
-// terminal and info messages are shown (not with --quiet); redrawn at most
-// four times a second, erased when the work ends.
+// terminal and not --quiet (which leaves only errors, so warnings are the
+// test); redrawn at most four times a second, erased when the work ends.
 class ProgressLine {
  public:
   explicit ProgressLine(std::string what)
       : m_what(std::move(what)),
-        m_enabled(::isatty(STDERR_FILENO) == 1 && spdlog::should_log(spdlog::level::info)),
+        m_enabled(::isatty(STDERR_FILENO) == 1 && spdlog::should_log(spdlog::level::warn)),
         m_start(std::chrono::steady_clock::now()) {}
   ~ProgressLine() { clear(); }
   ProgressLine(const ProgressLine&) = delete;

@@ -20,7 +20,7 @@ const std::string k_sha = "3b09c3bd4f3c16a7f1c5d1c3e7e3b1d7b1e0d5c4a2f8b9a6c7d8e
 
 // Byte for byte what mgr 0.1.0 writes (keys in nlohmann's sorted order, two
 // spaces, a final newline).
-const std::string k_written_by_0_1_0 = R"({
+const std::string k_written_by_0_1_0 = R"j({
   "created_at": "2025-01-31T12:00:00.123Z",
   "database": "app_prod",
   "environment": "prod",
@@ -33,11 +33,11 @@ const std::string k_written_by_0_1_0 = R"({
   "reason": "before apply of 0005, 0006",
   "server_version": "15.18 (Debian 15.18-0+deb12u1)",
   "server_version_num": 150018,
-  "sha256": ")" + k_sha + R"(",
+  "sha256": ")j" + k_sha + R"j(",
   "size": 1048576,
   "url": "postgresql://app:***@db/app_prod"
 }
-)";
+)j";
 
 TEST(BackupManifest, ReadsAManifestAsWrittenToday) {
   TempDir dir;
