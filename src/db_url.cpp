@@ -276,7 +276,13 @@ std::string redacted_text(const std::string& text, const Options& parsed) {
     if (is_secret_keyword(key)) value = k_mask;
   }
   const auto masked = mask_spans(text, password_spans(text));
-  if (libpq_options(masked) == expected) return masked;
+  if (auto shown = libpq_options(masked)) {
+    // A secret set but empty (password='') is masked too: *** there is fine.
+    for (const auto& [key, value] : *shown) {
+      if (value == k_mask && is_secret_keyword(key)) expected.emplace(key, value);
+    }
+    if (*shown == expected) return masked;
+  }
   const auto prefix = uri_prefix_length(text);
   return render_options(expected, text.substr(0, prefix));
 }

@@ -175,6 +175,10 @@ TEST(DbUrl, RedactionIsCheckedByLibpqAndRebuiltFromItsOptionsWhenNeeded) {
   EXPECT_EQ(again.password().value_or(""), "***");
 }
 
+TEST(DbUrl, EmptyQuotedPasswordKeepsItsPlace) {
+  EXPECT_EQ(DbUrl::parse("host=h password='' dbname=db").redacted(), "host=h password=*** dbname=db");
+}
+
 TEST(DbUrl, QuestionMarkInUriPasswordIsRedacted) {
   const auto url = DbUrl::parse("postgresql://app:a?password=b@host/db");
   EXPECT_EQ(url.password().value_or(""), "a?password=b");
