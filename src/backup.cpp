@@ -2,28 +2,33 @@
 
 #include <fcntl.h>
 #include <libpq-fe.h>
-#include <openssl/evp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <system_error>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "mgr/error.hpp"
+#include "mgr/fd.hpp"
+#include "mgr/sha256.hpp"
+#include "mgr/text.hpp"
 #include "mgr/interrupt.hpp"
 #include "mgr/process.hpp"
 #include "mgr/session.hpp"
@@ -60,76 +65,31 @@ class PartialFiles {
   bool m_committed = false;
 };
 
-// A POSIX file descriptor closed on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : m_fd(fd) {}
-  ~Fd() {
-    if (m_fd >= 0) ::close(m_fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return m_fd; }
-  void reset(int fd) {
-    if (m_fd >= 0) ::close(m_fd);
-    m_fd = fd;
-  }
-  // Closes now and reports the error (a failed close can mean lost data).
-  int close() {
-    int rc = ::close(m_fd);
-    m_fd = -1;
-    return rc;
-  }
-
- private:
-  int m_fd;
-};
-
-struct EvpCtxDeleter {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-
 std::string errno_text() { return std::strerror(errno); }
 
 // Creates `path` with mode 0600 whatever the umask; fails if it exists.
-// Returns -1 (errno EEXIST) when the name is taken, else the open descriptor.
-int create_private_file_fd(const fs::path& path) {
-  int raw = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (raw < 0) {
-    if (errno == EEXIST) return -1;
+// Returns an empty Fd (errno EEXIST) when the name is taken.
+Fd create_private_file_fd(const fs::path& path) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd) {
+    if (errno == EEXIST) return fd;
     throw Failure(fmt::format("cannot create backup file {}: {}", path.string(), errno_text()));
   }
-  if (::fchmod(raw, 0600) != 0) {
-    int saved = errno;
-    ::close(raw);
-    throw Failure(fmt::format("cannot set mode 0600 on {}: {}", path.string(), std::strerror(saved)));
-  }
-  return raw;
-}
-
-bool create_private_file(const fs::path& path) {
-  int fd = create_private_file_fd(path);
-  if (fd < 0) return false;
-  ::close(fd);
-  return true;
-}
-
-void write_private_file(const fs::path& path, const std::string& content) {
-  int raw = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (raw < 0) throw Failure(fmt::format("cannot write {}: {}", path.string(), errno_text()));
-  Fd fd(raw);
   if (::fchmod(fd.get(), 0600) != 0) {
     throw Failure(fmt::format("cannot set mode 0600 on {}: {}", path.string(), errno_text()));
   }
-  std::size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw Failure(fmt::format("cannot write {}: {}", path.string(), errno_text()));
-    }
-    done += static_cast<std::size_t>(n);
+  return fd;
+}
+
+bool create_private_file(const fs::path& path) { return static_cast<bool>(create_private_file_fd(path)); }
+
+void write_private_file(const fs::path& path, const std::string& content) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd) throw Failure(fmt::format("cannot write {}: {}", path.string(), errno_text()));
+  if (::fchmod(fd.get(), 0600) != 0) {
+    throw Failure(fmt::format("cannot set mode 0600 on {}: {}", path.string(), errno_text()));
   }
+  if (!write_all(fd.get(), content)) throw Failure(fmt::format("cannot write {}: {}", path.string(), errno_text()));
   if (::fsync(fd.get()) != 0 || fd.close() != 0) {
     throw Failure(fmt::format("cannot write {}: {}", path.string(), errno_text()));
   }
@@ -165,16 +125,11 @@ struct Timestamps {
 };
 
 Timestamps now_utc() {
-  auto now = std::chrono::system_clock::now();
-  auto secs = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  char file_buf[32];
-  char iso_buf[32];
-  std::strftime(file_buf, sizeof file_buf, "%Y-%m-%dT%H-%M-%SZ", &tm);
-  std::strftime(iso_buf, sizeof iso_buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return {file_buf, fmt::format("{}.{:03}Z", iso_buf, ms)};
+  const auto now = std::chrono::system_clock::now();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  // fmt::gmtime, not the time_point itself: fmt 9 formats time_points in local time.
+  const auto tm = fmt::gmtime(std::chrono::system_clock::to_time_t(now));
+  return {fmt::format("{:%Y-%m-%dT%H-%M-%SZ}", tm), fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", tm, ms)};
 }
 
 // Picks a free name: <env>-<ts>.dump, else <env>-<ts>-2.dump, ... and
@@ -188,10 +143,10 @@ fs::path create_backup_file(const fs::path& dir, const std::string& env, const s
     fs::path path = dir / name;
     std::error_code ec;
     if (fs::exists(manifest_path_for(path), ec)) continue;
-    int fd = create_private_file_fd(path);
-    if (fd < 0) continue;
-    ::flock(fd, LOCK_EX);
-    lock.reset(fd);
+    Fd fd = create_private_file_fd(path);
+    if (!fd) continue;
+    ::flock(fd.get(), LOCK_EX);
+    lock = std::move(fd);
     return path;
   }
   throw Failure(fmt::format("cannot find a free backup file name in {}", dir.string()));
@@ -342,6 +297,91 @@ std::string verify_dump(const fs::path& file, BackupFormat format, const fs::pat
   return read_head(listing);
 }
 
+// The progress line of a backup or restore: on stderr, only when stderr is a
+// terminal and not --quiet (which leaves only errors, so warnings are the
+// test); redrawn at most four times a second, erased when the work ends.
+class ProgressLine {
+ public:
+  explicit ProgressLine(std::string what)
+      : m_what(std::move(what)),
+        m_enabled(::isatty(STDERR_FILENO) == 1 && spdlog::should_log(spdlog::level::warn)),
+        m_start(std::chrono::steady_clock::now()) {}
+  ~ProgressLine() { clear(); }
+  ProgressLine(const ProgressLine&) = delete;
+  ProgressLine& operator=(const ProgressLine&) = delete;
+
+  void show(std::uintmax_t bytes, std::optional<std::uintmax_t> total, const std::string& verb) {
+    if (!m_enabled) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (m_drawn && now - m_last < std::chrono::milliseconds(250)) return;
+    m_last = now;
+    m_drawn = true;
+    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - m_start);
+    put("\r" + transfer_progress(m_what, verb, bytes, total, elapsed) + "\x1b[K");
+  }
+  void clear() {
+    if (m_drawn) put("\r\x1b[K");
+    m_drawn = false;
+  }
+
+ private:
+  static void put(const std::string& text) {
+    std::fwrite(text.data(), 1, text.size(), stderr);
+    std::fflush(stderr);
+  }
+  std::string m_what;
+  bool m_enabled;
+  bool m_drawn = false;
+  std::chrono::steady_clock::time_point m_start;
+  std::chrono::steady_clock::time_point m_last;
+};
+
+// pg_dump's output on its way into the backup file: written, hashed and
+// counted as it arrives, so the file is never read back for its hash.
+class DumpWriter {
+ public:
+  DumpWriter(int fd, fs::path file, ProgressLine& progress)
+      : m_fd(fd), m_file(std::move(file)), m_progress(progress) {}
+  void write(std::string_view block) {
+    if (!write_all(m_fd, block)) {
+      throw Failure(fmt::format("cannot write backup file {}: {}", m_file.string(), errno_text()));
+    }
+    m_sha.update(block);
+    m_bytes += block.size();
+    m_progress.show(m_bytes, std::nullopt, "dumped");
+  }
+  std::uintmax_t bytes() const { return m_bytes; }
+  std::string sha256() { return m_sha.hex_digest(); }
+
+ private:
+  int m_fd;
+  fs::path m_file;
+  ProgressLine& m_progress;
+  Sha256 m_sha;
+  std::uintmax_t m_bytes = 0;
+};
+
+// How far process `pid` has read `file`: the offset of its open descriptor
+// for it (Linux /proc/<pid>/fdinfo); nullopt when it has none open or /proc
+// says nothing. Polled for the restore's progress, so psql keeps reading
+// the script file itself.
+std::optional<std::uintmax_t> read_offset(int pid, const fs::path& file) {
+  struct stat target {};
+  if (::stat(file.c_str(), &target) != 0) return std::nullopt;
+  const fs::path proc = fs::path("/proc") / std::to_string(pid);
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(proc / "fd", ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    struct stat st {};
+    if (::stat(it->path().c_str(), &st) != 0 || st.st_dev != target.st_dev || st.st_ino != target.st_ino) continue;
+    std::ifstream info(proc / "fdinfo" / it->path().filename());
+    std::string key, value;
+    while (info >> key >> value) {
+      if (key == "pos:") return parse_integer<std::uintmax_t>(value);
+    }
+  }
+  return std::nullopt;
+}
+
 bool is_restrict_key(std::string_view key) {
   return !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -358,9 +398,8 @@ std::optional<int> debian_layout_major(const fs::path& program) {
   auto version_dir = real.parent_path().parent_path();
   if (version_dir.parent_path() != fs::path("/usr/lib/postgresql")) return std::nullopt;
   auto name = version_dir.filename().string();
-  if (name.empty() || name.size() > 3 || name.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-  int major = std::stoi(name);
-  return major >= 10 ? std::optional<int>(major) : std::nullopt;
+  const auto major = parse_integer<int>(name);
+  return major && *major >= 10 ? major : std::nullopt;
 }
 
 // "15.18 (Debian 15.18-0+deb12u1)" from "Dumped by pg_dump version: 15.18 ..." (custom
@@ -375,26 +414,6 @@ std::optional<std::string> dumped_by_version(const std::string& header) {
   auto text = header.substr(start, end == std::string::npos ? std::string::npos : end - start);
   if (text.empty()) return std::nullopt;
   return text;
-}
-
-json manifest_to_json(const BackupManifest& m) {
-  json j;
-  j["manifest_version"] = k_manifest_version;
-  j["file"] = m.file;
-  j["environment"] = m.environment;
-  j["database"] = m.database;
-  j["server_version"] = m.server_version;
-  j["server_version_num"] = m.server_version_num;
-  j["pg_dump_version"] = m.pg_dump_version;
-  j["created_at"] = m.created_at;
-  j["size"] = m.size;
-  j["sha256"] = m.sha256;
-  j["newest_migration"] = m.newest_migration ? json(*m.newest_migration) : json(nullptr);
-  j["reason"] = m.reason;
-  j["url"] = m.url;
-  j["format"] = backup_format_name(m.format);
-  j["mgr_version"] = m.mgr_version;
-  return j;
 }
 
 bool same_file(const fs::path& a, const fs::path& b) {
@@ -467,11 +486,8 @@ bool is_mgr_backup_name(const std::string& name, const std::string& env) {
 
 // True while another open file (a running mgr's) holds the flock on `path`.
 bool held_by_running_mgr(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return false;
-  bool busy = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-  ::close(fd);
-  return busy;
+  const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  return fd && ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
 }
 
 // Dumps without a manifest named like mgr's, and restore directories.
@@ -625,14 +641,13 @@ class RestoreWorkDir {
     }
     m_path = buf.data();
     ::chmod(m_path.c_str(), 0700);
-    m_lock = ::open(m_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (m_lock >= 0) ::flock(m_lock, LOCK_EX);
+    m_lock.reset(::open(m_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (m_lock) ::flock(m_lock.get(), LOCK_EX);
   }
   ~RestoreWorkDir() {
     std::error_code ec;
     fs::remove_all(m_path, ec);
     if (ec) spdlog::warn("cannot remove the restore's temporary directory {}: {}", m_path.string(), ec.message());
-    if (m_lock >= 0) ::close(m_lock);
   }
   RestoreWorkDir(const RestoreWorkDir&) = delete;
   RestoreWorkDir& operator=(const RestoreWorkDir&) = delete;
@@ -640,7 +655,7 @@ class RestoreWorkDir {
 
  private:
   fs::path m_path;
-  int m_lock = -1;
+  Fd m_lock;  // closed after the directory is gone
 };
 
 // "name" with embedded quotes doubled, for SQL that mgr generates itself.
@@ -807,6 +822,73 @@ void check_dump_script(const fs::path& script) {
   }
 }
 
+void to_json(json& j, const BackupManifest& m) {
+  j = json{{"manifest_version", k_manifest_version},
+           {"file", m.file},
+           {"environment", m.environment},
+           {"database", m.database},
+           {"server_version", m.server_version},
+           {"server_version_num", m.server_version_num},
+           {"pg_dump_version", m.pg_dump_version},
+           {"created_at", m.created_at},
+           {"size", m.size},
+           {"sha256", m.sha256},
+           {"newest_migration", m.newest_migration ? json(*m.newest_migration) : json(nullptr)},
+           {"reason", m.reason},
+           {"url", m.url},
+           {"format", backup_format_name(m.format)},
+           {"mgr_version", m.mgr_version}};
+}
+
+void from_json(const json& j, BackupManifest& m) {
+  // Required: what identifies and checks the file. The rest was added over
+  // time or is descriptive: a default when absent.
+  j.at("file").get_to(m.file);
+  j.at("environment").get_to(m.environment);
+  j.at("created_at").get_to(m.created_at);
+  j.at("size").get_to(m.size);
+  j.at("sha256").get_to(m.sha256);
+  m.database = j.value("database", "");
+  m.server_version = j.value("server_version", "");
+  m.server_version_num = j.value("server_version_num", 0);
+  m.pg_dump_version = j.value("pg_dump_version", "");
+  m.newest_migration.reset();
+  if (auto it = j.find("newest_migration"); it != j.end() && it->is_string()) m.newest_migration = it->get<std::string>();
+  m.reason = j.value("reason", "");
+  m.url = j.value("url", "");
+  m.mgr_version = j.value("mgr_version", "");
+  const auto format = j.at("format").get<std::string>();
+  if (format == "custom") {
+    m.format = BackupFormat::custom;
+  } else if (format == "plain") {
+    m.format = BackupFormat::plain;
+  } else {
+    throw std::invalid_argument(fmt::format("unknown format '{}'", format));
+  }
+  if (m.sha256.size() != 64) throw std::invalid_argument("sha256 is not a SHA-256");
+}
+
+std::string transfer_progress(const std::string& what, const std::string& verb, std::uintmax_t bytes,
+                              std::optional<std::uintmax_t> total, std::chrono::milliseconds elapsed) {
+  auto size = [](std::uintmax_t n) {
+    if (n < 1024) return fmt::format("{} B", n);
+    const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
+    auto value = static_cast<double>(n) / 1024;
+    std::size_t unit = 0;
+    for (; value >= 1024 && unit + 1 < std::size(units); ++unit) value /= 1024;
+    return fmt::format("{:.1f} {}", value, units[unit]);
+  };
+  const auto secs = elapsed.count() / 1000;
+  const auto time = secs < 60     ? fmt::format("{:.1f}s", static_cast<double>(elapsed.count()) / 1000)
+                    : secs < 3600 ? fmt::format("{}m{:02}s", secs / 60, secs % 60)
+                                  : fmt::format("{}h{:02}m", secs / 3600, secs / 60 % 60);
+  if (total && *total > 0) {
+    const auto percent = static_cast<int>(std::min(100.0, 100.0 * static_cast<double>(bytes) / static_cast<double>(*total)));
+    return fmt::format("{}: {} of {} {} ({}%), {}", what, size(bytes), size(*total), verb, percent, time);
+  }
+  return fmt::format("{}: {} {}, {}", what, size(bytes), verb, time);
+}
+
 std::string backup_format_name(BackupFormat format) {
   return format == BackupFormat::plain ? "plain" : "custom";
 }
@@ -844,31 +926,6 @@ fs::path manifest_path_for(const fs::path& backup_file) {
   return backup_file.parent_path() / (backup_file.filename().string() + ".json");
 }
 
-std::string sha256_file(const fs::path& path) {
-  int raw = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (raw < 0) throw Failure(fmt::format("cannot read {}: {}", path.string(), errno_text()));
-  Fd fd(raw);
-  std::unique_ptr<EVP_MD_CTX, EvpCtxDeleter> ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) throw Failure("SHA-256 init failed");
-  std::vector<unsigned char> buf(1 << 20);
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw Failure(fmt::format("cannot read {}: {}", path.string(), errno_text()));
-    }
-    if (n == 0) break;
-    if (EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(n)) != 1) throw Failure("SHA-256 update failed");
-  }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1) throw Failure("SHA-256 final failed");
-  std::string hex;
-  hex.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
-  return hex;
-}
-
 BackupManifest read_manifest(const fs::path& manifest_path) {
   std::ifstream in(manifest_path, std::ios::binary);
   if (!in) throw Failure(fmt::format("manifest {} is missing or unreadable", manifest_path.string()));
@@ -878,36 +935,13 @@ BackupManifest read_manifest(const fs::path& manifest_path) {
   } catch (const json::exception& e) {
     throw Failure(fmt::format("manifest {} is not valid JSON: {}", manifest_path.string(), e.what()));
   }
-  BackupManifest m;
   try {
-    m.file = j.at("file").get<std::string>();
-    m.environment = j.at("environment").get<std::string>();
-    m.database = j.value("database", "");
-    m.server_version = j.value("server_version", "");
-    m.server_version_num = j.value("server_version_num", 0);
-    m.pg_dump_version = j.value("pg_dump_version", "");
-    m.created_at = j.at("created_at").get<std::string>();
-    m.size = j.at("size").get<std::uintmax_t>();
-    m.sha256 = j.at("sha256").get<std::string>();
-    if (j.contains("newest_migration") && j["newest_migration"].is_string()) {
-      m.newest_migration = j["newest_migration"].get<std::string>();
-    }
-    m.reason = j.value("reason", "");
-    m.url = j.value("url", "");
-    std::string format = j.at("format").get<std::string>();
-    if (format == "custom") {
-      m.format = BackupFormat::custom;
-    } else if (format == "plain") {
-      m.format = BackupFormat::plain;
-    } else {
-      throw Failure(fmt::format("manifest {}: unknown format '{}'", manifest_path.string(), format));
-    }
-    m.mgr_version = j.value("mgr_version", "");
+    return j.get<BackupManifest>();
   } catch (const json::exception& e) {
     throw Failure(fmt::format("manifest {} lacks a required field: {}", manifest_path.string(), e.what()));
+  } catch (const std::invalid_argument& e) {
+    throw Failure(fmt::format("manifest {}: {}", manifest_path.string(), e.what()));
   }
-  if (m.sha256.size() != 64) throw Failure(fmt::format("manifest {}: sha256 is not a SHA-256", manifest_path.string()));
-  return m;
 }
 
 BackupCheck check_backup(const fs::path& backup_file) {
@@ -1025,7 +1059,7 @@ BackupResult take_backup(const Config& config, const Environment& env, const Ser
   auto stamps = now_utc();
   const bool plain = env.backup_format == BackupFormat::plain;
   PartialFiles partial;
-  Fd in_progress(-1);
+  Fd in_progress;  // the new file: written through, and locked while the backup runs
   auto file = create_backup_file(dir, env.name, stamps.for_file, plain ? ".sql" : ".dump", in_progress);
   partial.add(file);
   spdlog::info("backing up {} ({}) to {}", env.name, env.url.redacted(), file.string());
@@ -1036,12 +1070,16 @@ BackupResult take_backup(const Config& config, const Environment& env, const Ser
                                   interrupt_description(), env.name, during, file.filename().string()));
   };
 
-  // 3. pg_dump writes through --file into the 0600 file we created (it
-  //    truncates, the mode stays). The password goes only into PGPASSWORD;
+  // 3. pg_dump writes to its stdout, a pipe to mgr, which writes the 0600
+  //    file it created and hashes the bytes on the way: the file is not
+  //    read again for its hash. The password goes only into PGPASSWORD;
   //    --dbname is built from the parsed options, without any secret.
+  ProgressLine progress(fmt::format("backup of {}", env.name));
+  DumpWriter writer(in_progress.get(), file, progress);
   ProcessSpec spec;
   spec.program = pg_dump;
-  spec.args = {plain ? "--format=plain" : "--format=custom", "--no-password", "--file=" + file.string()};
+  spec.stdout_sink = [&writer](std::string_view block) { writer.write(block); };
+  spec.args = {plain ? "--format=plain" : "--format=custom", "--no-password"};
   if (plain) {
     // So a plain dump can be replayed over the live database by restore.
     spec.args.push_back("--clean");
@@ -1051,10 +1089,21 @@ BackupResult take_backup(const Config& config, const Environment& env, const Ser
   spec.extra_env = child_env(env);
   spec.timeout = env.backup_timeout;
   auto r = run_process(spec);
+  progress.clear();
   stop_if_interrupted("pg_dump was stopped");
   if (!r.ok()) {
     throw Failure(fmt::format("backup of {} failed: {}\nThe partial file was removed; nothing else was changed.",
                               env.name, tool_failure(pg_dump.string(), r, env.url)));
+  }
+  // On disk before it is verified and described (pg_dump's own --file
+  // writes are fsynced too); the size on disk must be what came through.
+  struct stat st {};
+  if (::fsync(in_progress.get()) != 0 || ::fstat(in_progress.get(), &st) != 0) {
+    throw Failure(fmt::format("cannot write backup file {}: {}", file.string(), errno_text()));
+  }
+  if (static_cast<std::uintmax_t>(st.st_size) != writer.bytes()) {
+    throw Failure(fmt::format("backup file {} holds {} bytes, pg_dump wrote {}", file.string(), st.st_size,
+                              writer.bytes()));
   }
 
   // 4. Verify, hash, describe.
@@ -1068,8 +1117,8 @@ BackupResult take_backup(const Config& config, const Environment& env, const Ser
   m.server_version_num = server.version_num;
   m.pg_dump_version = dumped_by_version(header).value_or(version.text);
   m.created_at = stamps.iso;
-  m.size = fs::file_size(file);
-  m.sha256 = sha256_file(file);
+  m.size = writer.bytes();
+  m.sha256 = writer.sha256();
   m.newest_migration = newest_migration;
   m.reason = reason;
   m.url = env.url.redacted();
@@ -1082,7 +1131,7 @@ BackupResult take_backup(const Config& config, const Environment& env, const Ser
   tmp += ".tmp";
   partial.add(tmp);
   partial.add(manifest);
-  write_private_file(tmp, manifest_to_json(m).dump(2) + "\n");
+  write_private_file(tmp, json(m).dump(2) + "\n");
   stop_if_interrupted("before the manifest was written");
   std::error_code ec;
   fs::rename(tmp, manifest, ec);
@@ -1125,6 +1174,11 @@ void restore_backup(const Config& config, const Environment& env, const fs::path
   //    database connection for that.
   fs::path script = file;
   fs::path psql;
+  // Progress is polled, not pumped: pg_restore and psql keep reading and
+  // writing their files themselves (mgr does not sit in the data path of
+  // the restore's transaction), and mgr looks at the converted script's
+  // size, then at psql's read offset in it, which also gives a total.
+  ProgressLine progress(fmt::format("restore into {}", env.name));
   if (format == BackupFormat::custom) {
     auto pg_restore = find_pg_program("pg_restore", bin_dirs(config, env));
     script = work.path() / "restore.sql";
@@ -1139,8 +1193,14 @@ void restore_backup(const Config& config, const Environment& env, const fs::path
     convert.args = {"--clean", "--if-exists", "--file=" + script.string(), file.string()};
     convert.stdout_file = "/dev/null";
     convert.timeout = remaining(deadline);
+    convert.on_tick = [&](int) {
+      std::error_code ec;
+      const auto size = fs::file_size(script, ec);
+      if (!ec) progress.show(size, std::nullopt, "converted to SQL");
+    };
     spdlog::info("converting {} to SQL with {}", file.string(), pg_restore.string());
     auto r = run_process(convert);
+    progress.clear();
     stop_if_interrupted("pg_restore was stopped while converting the archive; the database was not touched");
     if (!r.ok()) {
       throw Failure(fmt::format("restore of {} into {} failed: cannot read the archive: {}\nThe database was not "
@@ -1182,9 +1242,15 @@ void restore_backup(const Config& config, const Environment& env, const fs::path
   spec.stdout_file = "/dev/null";
   spec.extra_env = child_env(env);
   spec.timeout = remaining(deadline);
+  std::error_code size_ec;
+  const auto script_size = fs::file_size(script, size_ec);
+  spec.on_tick = [&](int pid) {
+    progress.show(read_offset(pid, script).value_or(0), size_ec ? std::nullopt : std::optional(script_size), "loaded");
+  };
   spdlog::info("restoring {} into {} ({}) with {}: every schema is emptied, then the backup is loaded",
                file.string(), env.name, env.url.redacted(), psql.string());
   auto r = run_process(spec);
+  progress.clear();
   stop_if_interrupted("psql was stopped");
   if (!r.ok()) {
     throw Failure(fmt::format("restore of {} into {} failed: {}\nThe restore ran in one transaction, so the "

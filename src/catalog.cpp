@@ -1,7 +1,6 @@
 #include "mgr/catalog.hpp"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include <string_view>
 
 #include "mgr/error.hpp"
+#include "mgr/fd.hpp"
 #include "mgr/text.hpp"
 
 namespace mgr {
@@ -92,19 +92,14 @@ struct LoadedFile {
 // allocation per file): no path walk from the root. O_NONBLOCK so that a FIFO
 // swapped in after the scan cannot hang us; anything but a regular file is refused.
 std::optional<std::string_view> read_at(int dir_fd, const char* name, std::vector<char>& buf) {
-  int fd = ::openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return std::nullopt;
+  Fd fd(::openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!fd) return std::nullopt;
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    const int saved = S_ISREG(st.st_mode) ? errno : EINVAL;
-    ::close(fd);
-    errno = saved;
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    errno = EINVAL;  // reported as "not a regular file"
     return std::nullopt;
   }
-  const auto got = read_to_end(fd, buf);
-  const int saved = errno;
-  ::close(fd);
-  errno = saved;
+  const auto got = read_to_end(fd.get(), buf);
   if (!got) return std::nullopt;
   return std::string_view(buf.data(), *got);
 }
@@ -193,13 +188,11 @@ std::optional<std::size_t> read_to_end(int fd, std::vector<char>& buf) {
 }
 
 std::string read_file_bytes(const fs::path& p) {
-  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Failure("cannot read " + p.string() + ": " + std::strerror(errno));
+  Fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw Failure("cannot read " + p.string() + ": " + std::strerror(errno));
   std::vector<char> buf;
-  const auto got = read_to_end(fd, buf);
-  const int saved = errno;
-  ::close(fd);
-  if (!got) throw Failure("cannot read " + p.string() + ": " + std::strerror(saved));
+  const auto got = read_to_end(fd.get(), buf);
+  if (!got) throw Failure("cannot read " + p.string() + ": " + std::strerror(errno));
   return std::string(buf.data(), *got);
 }
 
@@ -259,24 +252,6 @@ std::string normalize_sql_text(std::string_view bytes) {
   for (std::size_t i = 0; i < in.size(); ++i) {
     if (in[i] == '\r' && i + 1 < in.size() && in[i + 1] == '\n') continue;
     out.push_back(in[i]);
-  }
-  return out;
-}
-
-std::string sha256_hex(const std::string& bytes) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
-      EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1) {
-    throw Failure("SHA-256 computation failed (OpenSSL)");
-  }
-  static constexpr char k_hex[] = "0123456789abcdef";
-  std::string out(static_cast<std::size_t>(len) * 2, '0');
-  for (unsigned int i = 0; i < len; ++i) {
-    out[2 * i] = k_hex[digest[i] >> 4];
-    out[2 * i + 1] = k_hex[digest[i] & 0x0F];
   }
   return out;
 }
@@ -461,12 +436,9 @@ CatalogScan scan_catalog(const fs::path& dir) {
       down_used[it->second] = true;
     }
   }
-  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) throw ConfigError(dir.string() + ": cannot open migrations directory: " + std::strerror(errno));
-  struct DirCloser {
-    int fd;
-    ~DirCloser() { ::close(fd); }
-  } dir_closer{dir_fd};
+  const Fd dir_handle(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir_handle) throw ConfigError(dir.string() + ": cannot open migrations directory: " + std::strerror(errno));
+  const int dir_fd = dir_handle.get();
   for_each_parallel(jobs.size(), [&](std::size_t i) {
     auto& job = jobs[i];
     job.up_result = load_migration_file(dir_fd, job.up->path, true);

@@ -37,14 +37,6 @@ Config load(const GlobalOptions& global) {
 
 std::string application_name(const Environment& env) { return "mgr " + env.name; }
 
-// The newest successfully applied migration, as the history table says.
-std::optional<std::string> newest_applied(const std::vector<HistoryRow>& rows) {
-  for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
-    if (it->success) return it->migration_id;
-  }
-  return std::nullopt;
-}
-
 std::string human_size(std::uintmax_t bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = static_cast<double>(bytes);

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "mgr/commands.hpp"
+#include "mgr/fd.hpp"
 #include "mgr/output.hpp"
 #include "mgr/text.hpp"
 
@@ -78,22 +79,14 @@ const char* const k_backups_gitignore = R"(# Backups hold data (schemas, and row
 )";
 
 void write_new_file(const fs::path& p, const std::string& content) {
-  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
-  if (fd < 0) {
+  Fd fd(::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd) {
     if (errno == EEXIST) throw UsageError(p.string() + " already exists; mgr init never overwrites (nothing was written)");
     throw Failure("cannot create " + p.string() + ": " + std::strerror(errno));
   }
-  std::size_t done = 0;
-  while (done < content.size()) {
-    auto n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      throw Failure("cannot write " + p.string() + ": " + std::strerror(err));
-    }
-    done += static_cast<std::size_t>(n);
+  if (!write_all(fd.get(), content) || fd.close() != 0) {
+    throw Failure("cannot write " + p.string() + ": " + std::strerror(errno));
   }
-  if (::close(fd) != 0) throw Failure("cannot write " + p.string() + ": " + std::strerror(errno));
 }
 
 }  // namespace

@@ -7,9 +7,13 @@
 #include <ctime>
 #include <set>
 
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
 #include "mgr/catalog.hpp"
 #include "mgr/commands.hpp"
 #include "mgr/config.hpp"
+#include "mgr/fd.hpp"
 #include "mgr/output.hpp"
 
 namespace mgr {
@@ -18,32 +22,20 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string utc_id(std::time_t t) {
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S", &tm);
-  return buf;
-}
+// fmt::gmtime, not a time_point: fmt 9 formats time_points in local time.
+std::string utc_id(std::time_t t) { return fmt::format("{:%Y%m%d%H%M%S}", fmt::gmtime(t)); }
 
 // Creates the file only if it does not exist yet, so two `mgr new` in the
 // same second cannot overwrite each other.
 bool create_exclusive(const fs::path& p, const std::string& content) {
-  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
-  if (fd < 0) {
+  Fd fd(::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd) {
     if (errno == EEXIST) return false;
     throw Failure("cannot create " + p.string() + ": " + std::strerror(errno));
   }
-  std::size_t done = 0;
-  while (done < content.size()) {
-    auto n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0) {
-      ::close(fd);
-      throw Failure("cannot write " + p.string() + ": " + std::strerror(errno));
-    }
-    done += static_cast<std::size_t>(n);
+  if (!write_all(fd.get(), content) || fd.close() != 0) {
+    throw Failure("cannot write " + p.string() + ": " + std::strerror(errno));
   }
-  ::close(fd);
   return true;
 }
 

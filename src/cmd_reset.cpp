@@ -12,6 +12,7 @@
 #include "mgr/history.hpp"
 #include "mgr/interrupt.hpp"
 #include "mgr/output.hpp"
+#include "mgr/plan.hpp"
 #include "mgr/runner.hpp"
 #include "mgr/session.hpp"
 
@@ -69,10 +70,7 @@ int run_reset(const GlobalOptions& global, const ResetOptions& opts) {
     apply_with(global, apply_opts, check);
   }
 
-  std::string newest;
-  for (const auto& r : before) {
-    if (r.success) newest = r.migration_id;
-  }
+  const std::string newest = newest_applied(before).value_or("");
   confirm_or_refuse(env.name,
                     "About to reset " + env.name + " (" + env.url.redacted() + "): every schema and extension of " +
                         "the database is dropped with all its data (" + std::to_string(before.size()) +

@@ -5,10 +5,14 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "mgr/error.hpp"
 
@@ -43,23 +47,10 @@ std::size_t uri_prefix_length(const std::string& text) {
 
 bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
 
-std::string percent_decode(const std::string& s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
-// Password spans in a URI, mirroring libpq's conninfo_uri_parse_options: the
-// userinfo ends at the first '@' before any '/', and query parameters named
-// "password" (percent-decoded) carry one too.
+// Secret spans in a URI: the userinfo's password (the userinfo ends at the
+// first '@' before any '/') and the values of query parameters named like a
+// secret keyword. A percent-encoded parameter name is not recognised here:
+// the check in redacted_text catches it.
 std::vector<Span> uri_password_spans(const std::string& text, std::size_t prefix_len) {
   std::vector<Span> spans;
   std::size_t p = prefix_len;
@@ -76,7 +67,7 @@ std::vector<Span> uri_password_spans(const std::string& text, std::size_t prefix
     auto amp = text.find('&', start);
     if (amp == std::string::npos) amp = text.size();
     const auto eq = text.find('=', start);
-    if (eq != std::string::npos && eq < amp && is_secret_keyword(percent_decode(text.substr(start, eq - start))) &&
+    if (eq != std::string::npos && eq < amp && is_secret_keyword(text.substr(start, eq - start)) &&
         eq + 1 < amp) {
       spans.emplace_back(eq + 1, amp);
     }
@@ -85,9 +76,9 @@ std::vector<Span> uri_password_spans(const std::string& text, std::size_t prefix
   return spans;
 }
 
-// Password value spans in a key=value string, mirroring libpq's conninfo_parse
-// (whitespace around '=', single-quoted values, backslash escapes). Only called
-// on text libpq has already accepted.
+// Secret value spans in a key=value string (whitespace around '=',
+// single-quoted values, backslash escapes). Only called on text libpq has
+// already accepted; redacted_text checks the result with libpq.
 std::vector<Span> keyword_password_spans(const std::string& text) {
   std::vector<Span> spans;
   std::size_t i = 0;
@@ -211,6 +202,91 @@ std::string quote_conninfo_value(const std::string& value) {
   return out;
 }
 
+using Options = std::map<std::string, std::string>;
+
+// libpq's reading of a connection string: the keywords with a non-empty
+// value; nullopt when libpq rejects it.
+std::optional<Options> libpq_options(const std::string& text) {
+  char* err = nullptr;
+  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> parsed(PQconninfoParse(text.c_str(), &err),
+                                                                       PQconninfoFree);
+  if (err != nullptr) PQfreemem(err);
+  if (!parsed) return std::nullopt;
+  Options out;
+  for (auto* o = parsed.get(); o->keyword != nullptr; ++o) {
+    if (o->val != nullptr && *o->val != '\0') out.emplace(o->keyword, o->val);
+  }
+  return out;
+}
+
+std::string percent_encode(const std::string& value) {
+  std::string out;
+  for (unsigned char c : value) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+// The options written out again by mgr, URI in, URI out: user@, one plain
+// host and its port, /dbname, everything else (secrets already ***) as
+// query parameters; or key=value pairs, alphabetically.
+std::string render_options(Options options, const std::string& scheme) {
+  auto encode = [](const std::string& value) { return value == k_mask ? value : percent_encode(value); };
+  if (scheme.empty()) {
+    std::string out;
+    for (const auto& [key, value] : options) {
+      const bool plain = value.find_first_of(" \t\n\r\f\v'\\") == std::string::npos;
+      out += (out.empty() ? "" : " ") + key + "=" + (plain ? value : quote_conninfo_value(value));
+    }
+    return out;
+  }
+  auto take = [&](const char* key) {
+    auto node = options.extract(key);
+    return node ? node.mapped() : std::string();
+  };
+  std::string out = scheme;
+  if (auto user = take("user"); !user.empty()) out += encode(user) + "@";
+  const auto host = options.count("host") != 0 ? options.at("host") : std::string();
+  const auto port = options.count("port") != 0 ? options.at("port") : std::string();
+  // Several hosts, a socket directory or an IPv6 address go as parameters.
+  if (!host.empty() && host.find_first_of(",/:") == std::string::npos && port.find(',') == std::string::npos) {
+    out += encode(take("host"));
+    if (!port.empty()) out += ":" + take("port");
+  }
+  out += "/" + encode(take("dbname"));
+  char sep = '?';
+  for (const auto& [key, value] : options) {
+    out += sep + key + "=" + encode(value);
+    sep = '&';
+  }
+  return out;
+}
+
+// What redacted() shows: the text as written with every secret value
+// replaced by ***, provided libpq reads that back as exactly the same
+// options with each secret ***; otherwise (a spelling the span finder does
+// not know) the options as libpq parsed them, written out by mgr.
+std::string redacted_text(const std::string& text, const Options& parsed) {
+  Options expected = parsed;
+  for (auto& [key, value] : expected) {
+    if (is_secret_keyword(key)) value = k_mask;
+  }
+  const auto masked = mask_spans(text, password_spans(text));
+  if (auto shown = libpq_options(masked)) {
+    // A secret set but empty (password='') is masked too: *** there is fine.
+    for (const auto& [key, value] : *shown) {
+      if (value == k_mask && is_secret_keyword(key)) expected.emplace(key, value);
+    }
+    if (*shown == expected) return masked;
+  }
+  const auto prefix = uri_prefix_length(text);
+  return render_options(expected, text.substr(0, prefix));
+}
+
 }  // namespace
 
 const std::set<std::string>& secret_conninfo_keywords() { return secret_keywords(); }
@@ -284,7 +360,10 @@ DbUrl DbUrl::parse(const std::string& text) {
       url.m_options.emplace(key, o->val);
     }
   }
-  url.m_redacted = mask_spans(text, password_spans(text));
+  Options all = url.m_options;
+  all.insert(url.m_secrets.begin(), url.m_secrets.end());
+  if (url.m_password && !url.m_password->empty()) all.emplace("password", *url.m_password);
+  url.m_redacted = redacted_text(text, all);
   return url;
 }
 

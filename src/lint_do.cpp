@@ -150,7 +150,10 @@ class DynamicSqlBuilder {
       while (digits < f.size() && std::isdigit(static_cast<unsigned char>(f[digits])) != 0) ++digits;
       std::size_t arg = next_arg;
       if (digits > j && digits < f.size() && f[digits] == '$') {
-        arg = std::stoul(f.substr(j, digits - j));
+        // A position too large for size_t names no argument: stop, as at a malformed format.
+        auto position = parse_integer<std::size_t>(std::string_view(f).substr(j, digits - j));
+        if (!position) break;
+        arg = *position;
         j = digits + 1;
       }
       while (j < f.size() && (f[j] == '-' || f[j] == '*' || std::isdigit(static_cast<unsigned char>(f[j])) != 0)) ++j;

@@ -8,6 +8,9 @@
 #include <ctime>
 #include <iostream>
 
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
 #include "mgr/error.hpp"
 
 namespace mgr {
@@ -96,12 +99,8 @@ void confirm_or_refuse(const std::string& env, const std::string& what, bool yes
 }
 
 std::string utc_now_iso() {
-  auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  ::gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  // fmt::gmtime, not the time_point itself: fmt 9 formats time_points in local time.
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::now()));
 }
 
 std::string os_user_at_host() {

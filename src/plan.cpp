@@ -176,11 +176,7 @@ Plan make_plan(const PlanInput& in) {
   Plan plan;
   const auto& applied = *in.applied;
   plan.problems = check_history(*in.catalog, in.env, applied);
-  for (const auto& r : applied) {
-    if (r.success && (plan.newest_applied.empty() || compare_ids(r.migration_id, plan.newest_applied) > 0)) {
-      plan.newest_applied = r.migration_id;
-    }
-  }
+  plan.newest_applied = newest_applied(applied).value_or("");
   plan.to_apply = pending_migrations(*in.catalog, applied, in.to);
   if (!in.allow_out_of_order && !plan.newest_applied.empty()) {
     for (const auto* m : plan.to_apply) {
@@ -197,6 +193,14 @@ Plan make_plan(const PlanInput& in) {
     plan.problems.insert(plan.problems.end(), gate.begin(), gate.end());
   }
   return plan;
+}
+
+std::optional<std::string> newest_applied(const std::vector<HistoryRow>& rows) {
+  const HistoryRow* newest = nullptr;
+  for (const auto& r : rows) {
+    if (r.success && (newest == nullptr || compare_ids(r.migration_id, newest->migration_id) > 0)) newest = &r;
+  }
+  return newest == nullptr ? std::nullopt : std::optional<std::string>(newest->migration_id);
 }
 
 }  // namespace mgr

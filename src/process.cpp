@@ -16,6 +16,7 @@
 #include <boost/process/extend.hpp>
 #include <boost/process/io.hpp>
 #include <boost/process/search_path.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -24,12 +25,15 @@
 #include <regex>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "mgr/error.hpp"
+#include "mgr/fd.hpp"
 #include "mgr/interrupt.hpp"
+#include "mgr/text.hpp"
 
 namespace bp = boost::process;
 namespace fs = std::filesystem;
@@ -51,12 +55,21 @@ class StdioFile {
       throw Failure(fmt::format("fdopen failed: {}", std::strerror(saved)));
     }
   }
-  ~StdioFile() {
-    if (m_file != nullptr) std::fclose(m_file);
-  }
+  ~StdioFile() { close(); }
   StdioFile(const StdioFile&) = delete;
   StdioFile& operator=(const StdioFile&) = delete;
+  StdioFile(StdioFile&& other) noexcept : m_file(std::exchange(other.m_file, nullptr)) {}
+  StdioFile& operator=(StdioFile&& other) noexcept {
+    if (this != &other) {
+      close();
+      m_file = std::exchange(other.m_file, nullptr);
+    }
+    return *this;
+  }
   FILE* get() const { return m_file; }
+  void close() {
+    if (m_file != nullptr) std::fclose(std::exchange(m_file, nullptr));
+  }
 
   // Everything written so far, from the start.
   std::string slurp() const {
@@ -156,39 +169,76 @@ void signal_child(const bp::child& child, int sig) {
   ::kill(child.id(), sig);
 }
 
+// The read end of the pipe that carries a child's stdout to stdout_sink.
+class StdoutPump {
+ public:
+  StdoutPump(Fd fd, const std::function<void(std::string_view)>* sink) : m_fd(std::move(fd)), m_sink(sink) {
+    if (m_fd) ::fcntl(m_fd.get(), F_SETFL, ::fcntl(m_fd.get(), F_GETFL) | O_NONBLOCK);
+  }
+  int fd() const { return m_fd.get(); }
+  bool open() const { return static_cast<bool>(m_fd); }
+  // Hands what the pipe holds now to the sink; closes it at EOF.
+  void pump() {
+    if (!m_fd) return;
+    if (m_buf.empty()) m_buf.resize(1 << 20);
+    for (;;) {
+      const ssize_t n = ::read(m_fd.get(), m_buf.data(), m_buf.size());
+      if (n > 0) {
+        (*m_sink)(std::string_view(m_buf.data(), static_cast<std::size_t>(n)));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return;
+      if (n < 0) throw Failure(fmt::format("cannot read the output of a child process: {}", std::strerror(errno)));
+      m_fd.reset();  // EOF
+      return;
+    }
+  }
+
+ private:
+  Fd m_fd;
+  const std::function<void(std::string_view)>* m_sink;
+  std::vector<char> m_buf;
+};
+
 // Waits for the child to exit, for the deadline, or for a signal to mgr
 // (interrupt_fd), without polling latency: a pidfd becomes readable when the
 // child exits (Boost 1.74's wait_for is fragile). Kernels without
-// pidfd_open fall back to a short sleep loop.
+// pidfd_open fall back to a short sleep loop. Meanwhile the child's stdout
+// pipe (when there is one) is emptied into the sink and on_tick is called.
 //
 // Timeout: SIGTERM, SIGKILL 2 s later. Interrupt: SIGINT, which makes pg_dump
 // and psql cancel their running query on the server, then SIGKILL 1 s later.
 void wait_for_child(bp::child& child, const ProcessSpec& spec, ProcessResult& result,
-                    std::chrono::steady_clock::time_point started) {
+                    std::chrono::steady_clock::time_point started, StdoutPump& pipe) {
+  using namespace std::chrono_literals;
   std::error_code ec;
   const bool has_deadline = spec.timeout.has_value();
   const auto deadline = started + spec.timeout.value_or(std::chrono::milliseconds(0));
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child.id(), 0));
+  const Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, child.id(), 0)));
+  auto next_tick = started;
   auto wait_a_while = [&](std::chrono::milliseconds at_most, bool watch_interrupt) {
-    pollfd p[2] = {{pidfd, POLLIN, 0}, {watch_interrupt ? interrupt_fd() : -1, POLLIN, 0}};
-    if (pidfd >= 0) {
-      ::poll(p, 2, static_cast<int>(std::min<long long>(at_most.count(), 1000)));
-    } else {
-      std::this_thread::sleep_for(std::min(at_most, std::chrono::milliseconds(5)));
+    auto now = std::chrono::steady_clock::now();
+    if (spec.on_tick && now >= next_tick) {
+      spec.on_tick(child.id());
+      next_tick = now + 250ms;
     }
+    if (spec.on_tick) at_most = std::min(at_most, std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now));
+    if (!pidfd) at_most = std::min<std::chrono::milliseconds>(at_most, 5ms);
+    pollfd p[3] = {{pidfd.get(), POLLIN, 0}, {watch_interrupt ? interrupt_fd() : -1, POLLIN, 0}, {pipe.fd(), POLLIN, 0}};
+    ::poll(p, 3, static_cast<int>(std::clamp<long long>(at_most.count(), 0, 1000)));
+    if (p[2].revents != 0) pipe.pump();
   };
   auto stop = [&](int first_signal, std::chrono::milliseconds grace) {
     signal_child(child, first_signal);
     auto until = std::chrono::steady_clock::now() + grace;
-    while (child.running(ec) && std::chrono::steady_clock::now() < until) {
-      wait_a_while(std::chrono::milliseconds(50), false);
-    }
+    while (child.running(ec) && std::chrono::steady_clock::now() < until) wait_a_while(50ms, false);
     if (child.running(ec)) signal_child(child, SIGKILL);
   };
   while (child.running(ec)) {
     if (interrupted()) {
       result.interrupted = true;
-      stop(SIGINT, std::chrono::seconds(1));
+      stop(SIGINT, 1s);
       break;
     }
     auto now = std::chrono::steady_clock::now();
@@ -196,18 +246,22 @@ void wait_for_child(bp::child& child, const ProcessSpec& spec, ProcessResult& re
       result.timed_out = true;
       spdlog::warn("{} still running after {}; stopping it", spec.program.filename().string(),
                    format_duration(*spec.timeout));
-      stop(SIGTERM, std::chrono::seconds(2));
+      stop(SIGTERM, 2s);
       break;
     }
-    auto left = has_deadline ? std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
-                                   std::chrono::milliseconds(1)
+    auto left = has_deadline ? std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) + 1ms
                              : std::chrono::milliseconds(1000);
     wait_a_while(left, true);
   }
-  if (pidfd >= 0) ::close(pidfd);
   child.wait(ec);  // reaps; a no-op when running() already did
   // Whatever the child left in its group (it has no business starting any).
   ::kill(-child.id(), SIGKILL);
+  // The rest of the output: the writer is gone, so EOF comes once the pipe is empty.
+  while (pipe.open() && !result.interrupted && !result.timed_out) {
+    pollfd p{pipe.fd(), POLLIN, 0};
+    ::poll(&p, 1, 1000);
+    pipe.pump();
+  }
   result.elapsed =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   // exit_code() reports a signal number as if it were an exit status.
@@ -242,8 +296,20 @@ ProcessResult run_process(const ProcessSpec& spec) {
   spdlog::debug("running {} {}", spec.program.string(), fmt::join(spec.args, " "));  // argv never holds a password
   ChildEnvironment env(spec.extra_env);
 
-  StdioFile out = spec.stdout_file ? open_file(*spec.stdout_file, O_WRONLY | O_CREAT | O_TRUNC, "w")
-                                   : anonymous_temp_file();
+  if (spec.stdout_sink && spec.stdout_file) throw Failure("internal error: stdout goes to a file or a sink, not both");
+  // With a sink, stdout is a pipe: its write end goes to the child only.
+  Fd pipe_read;
+  StdioFile out;
+  if (spec.stdout_sink) {
+    int ends[2];
+    if (::pipe2(ends, O_CLOEXEC) != 0) throw Failure(fmt::format("cannot create a pipe: {}", std::strerror(errno)));
+    pipe_read.reset(ends[0]);
+    // Fewer wake-ups for a dump of many megabytes (best effort: the limit may be lower).
+    ::fcntl(ends[1], F_SETPIPE_SZ, 1 << 20);
+    out = StdioFile(ends[1], "w");
+  } else {
+    out = spec.stdout_file ? open_file(*spec.stdout_file, O_WRONLY | O_CREAT | O_TRUNC, "w") : anonymous_temp_file();
+  }
   StdioFile err = anonymous_temp_file();
   StdioFile in = open_file(spec.stdin_file ? *spec.stdin_file : fs::path("/dev/null"), O_RDONLY, "r");
 
@@ -259,10 +325,21 @@ ProcessResult run_process(const ProcessSpec& spec) {
   // Also from this side: a signal sent to the group right after the fork
   // must not miss a child that has not run its own setpgid yet.
   ::setpgid(child.id(), child.id());
-  wait_for_child(child, spec, result, started);
+  StdoutPump pump(std::move(pipe_read), &spec.stdout_sink);
+  if (spec.stdout_sink) out.close();  // the child's copy is the only writer left: EOF when it exits
+  try {
+    wait_for_child(child, spec, result, started, pump);
+  } catch (...) {
+    // The sink failed (e.g. disk full): the child's output has nowhere to go.
+    std::error_code ec;
+    signal_child(child, SIGKILL);
+    child.wait(ec);
+    ::kill(-child.id(), SIGKILL);
+    throw;
+  }
 
-  std::fflush(out.get());
-  if (!spec.stdout_file) result.out = out.slurp();
+  if (!spec.stdout_sink) std::fflush(out.get());
+  if (!spec.stdout_file && !spec.stdout_sink) result.out = out.slurp();
   result.err = err.slurp();
   if (result.timed_out) {
     result.err += fmt::format("{}mgr: {} timed out after {} and was killed\n",
@@ -300,12 +377,15 @@ fs::path find_pg_program(const std::string& name, const std::vector<fs::path>& b
     std::error_code ec;
     if (fs::canonical(on_path.string(), ec).filename() == "pg_wrapper") {
       fs::path best;
+      int best_major = 0;
       for (const auto& dir : fs::directory_iterator("/usr/lib/postgresql", ec)) {
         auto candidate = dir.path() / "bin" / name;
         const auto version = dir.path().filename().string();
-        if (!is_executable_file(candidate) || version.find_first_not_of("0123456789") != std::string::npos) continue;
-        if (best.empty() || std::stoi(version) > std::stoi(best.parent_path().parent_path().filename().string())) {
+        if (!is_executable_file(candidate)) continue;
+        const auto major = parse_integer<int>(version);
+        if (major && (best.empty() || *major > best_major)) {
           best = candidate;
+          best_major = *major;
         }
       }
       if (!best.empty()) return best;
@@ -331,9 +411,10 @@ std::optional<PgToolVersion> parse_pg_tool_version(const std::string& version_ou
   if (!std::regex_search(version_output, m, re)) return std::nullopt;
   PgToolVersion v;
   v.text = m[1].str();
-  int first = std::stoi(m[2].str());
-  int second = m[3].matched ? std::stoi(m[3].str()) : 0;
-  v.major = first >= 10 ? first : first * 100 + second;
+  const auto first = parse_integer<int>(m[2].str());
+  const auto second = m[3].matched ? parse_integer<int>(m[3].str()) : std::optional<int>(0);
+  if (!first || !second || *first > 100000) return std::nullopt;  // no PostgreSQL version
+  v.major = *first >= 10 ? *first : *first * 100 + *second;
   return v;
 }
 

@@ -38,17 +38,6 @@ std::string field(const PGresult* r, int code) {
   return v == nullptr ? std::string() : std::string(v);
 }
 
-// Byte offset of the 1-based character position `pos` in `text`.
-std::size_t char_pos_to_byte(const std::string& text, std::size_t pos) {
-  std::size_t chars = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
-      if (++chars == pos) return i;
-    }
-  }
-  return text.size();
-}
-
 int elapsed_ms(Clock::time_point start) {
   return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
 }
@@ -66,9 +55,8 @@ MigrationError error_from(const PGresult* r, PGconn* conn, const MigrationFile& 
     e.detail = field(r, PG_DIAG_MESSAGE_DETAIL);
     e.hint = field(r, PG_DIAG_MESSAGE_HINT);
     e.where = field(r, PG_DIAG_CONTEXT);
-    auto pos = field(r, PG_DIAG_STATEMENT_POSITION);
-    if (!pos.empty()) {
-      auto byte = char_pos_to_byte(sent, std::stoul(pos));
+    if (auto pos = parse_integer<std::size_t>(field(r, PG_DIAG_STATEMENT_POSITION))) {
+      auto byte = byte_offset_of_char(sent, *pos);
       if (byte >= sent_prefix) e.pos = line_col_at(file.sql, byte - sent_prefix + file_offset);
     }
   }

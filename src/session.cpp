@@ -3,11 +3,15 @@
 #include <libpq-fe.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdint>
 #include <cstdlib>
+#include <string_view>
 #include <vector>
 
 #include "mgr/catalog.hpp"
 #include "mgr/error.hpp"
+#include "mgr/sha256.hpp"
+#include "mgr/text.hpp"
 
 namespace mgr {
 
@@ -122,39 +126,52 @@ void Session::rethrow(const std::string& doing) const {
   }
 }
 
+namespace {
+
+// The server identity as columns of one SELECT, so it can ride along with
+// another query. pg_control_system() may be restricted (superusers and
+// pg_monitor on some servers): then the server's address, which still tells
+// two clusters apart on one host.
+constexpr const char* k_identity_columns =
+    "pg_catalog.current_setting('port'), pg_catalog.current_database(), "
+    "pg_catalog.current_setting('server_version_num')::int, pg_catalog.current_setting('server_version'), "
+    "current_user, "
+    "CASE WHEN pg_catalog.to_regprocedure('pg_catalog.pg_control_system()') IS NULL THEN NULL "
+    "WHEN pg_catalog.has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE') "
+    "THEN (SELECT system_identifier::text FROM pg_catalog.pg_control_system()) END, "
+    "coalesce(pg_catalog.host(pg_catalog.inet_server_addr()), 'local')";
+
+ServerIdentity identity_from(const pqxx::row& row, pqxx::row::size_type first) {
+  ServerIdentity id;
+  id.port = row[first].c_str();
+  id.database = row[first + 1].c_str();
+  id.version_num = row[first + 2].as<int>();
+  id.version = row[first + 3].c_str();
+  id.user = row[first + 4].c_str();
+  id.system_identifier =
+      row[first + 5].is_null() ? std::string("addr:") + row[first + 6].c_str() : std::string(row[first + 5].c_str());
+  return id;
+}
+
+}  // namespace
+
 const ServerIdentity& Session::identity() {
   if (m_identity) return *m_identity;
-  ServerIdentity id;
   try {
     pqxx::nontransaction tx(*m_conn);
-    auto row = tx.exec1(
-        "SELECT pg_catalog.current_setting('port'), pg_catalog.current_database(), "
-        "pg_catalog.current_setting('server_version_num')::int, pg_catalog.current_setting('server_version'), "
-        "current_user");
-    id.port = row[0].c_str();
-    id.database = row[1].c_str();
-    id.version_num = row[2].as<int>();
-    id.version = row[3].c_str();
-    id.user = row[4].c_str();
+    m_identity = identity_from(tx.exec1(std::string("SELECT ") + k_identity_columns), 0);
   } catch (const std::exception&) {
     rethrow("reading the server identity");
   }
-  try {
-    // Restricted to superusers/pg_monitor on some servers: fall back to the
-    // server's address, which still tells two clusters apart on one host.
-    try {
-      pqxx::nontransaction tx(*m_conn);
-      id.system_identifier = tx.exec1("SELECT system_identifier::text FROM pg_catalog.pg_control_system()")[0].c_str();
-    } catch (const pqxx::sql_error&) {
-      pqxx::nontransaction tx(*m_conn);
-      auto r = tx.exec1("SELECT coalesce(pg_catalog.host(pg_catalog.inet_server_addr()), 'local')");
-      id.system_identifier = std::string("addr:") + r[0].c_str();
-    }
-  } catch (const std::exception&) {
-    rethrow("reading the server identity");
-  }
-  m_identity = id;
   return *m_identity;
+}
+
+bool Session::try_advisory_lock(std::int64_t key) {
+  pqxx::nontransaction tx(*m_conn);
+  if (m_identity) return tx.exec_params1("SELECT pg_catalog.pg_try_advisory_lock($1)", key)[0].as<bool>();
+  auto row = tx.exec_params1(std::string("SELECT pg_catalog.pg_try_advisory_lock($1), ") + k_identity_columns, key);
+  m_identity = identity_from(row, 1);
+  return row[0].as<bool>();
 }
 
 const QualifiedName& Session::resolve(const QualifiedName& name) {
@@ -193,7 +210,7 @@ const QualifiedName& Session::resolve(const QualifiedName& name) {
 std::int64_t MigrationLock::key_for(const QualifiedName& resolved) {
   // First 8 bytes of a SHA-256: stable across versions and platforms.
   auto hex = sha256_hex("mgr-migration-lock:" + resolved.schema + "." + resolved.table);
-  return static_cast<std::int64_t>(std::stoull(hex.substr(0, 16), nullptr, 16));
+  return static_cast<std::int64_t>(*parse_integer<std::uint64_t>(std::string_view(hex).substr(0, 16), 16));
 }
 
 namespace {
@@ -253,12 +270,9 @@ MigrationLock::MigrationLock(Session& session, const QualifiedName& history_tabl
   const auto& env = session.environment().name;
   std::string holder;
   try {
-    {
-      pqxx::nontransaction tx(conn);
-      if (tx.exec_params1("SELECT pg_catalog.pg_try_advisory_lock($1)", m_key)[0].as<bool>()) {
-        spdlog::debug("{}: migration lock {} taken", env, m_key);
-        return;
-      }
+    if (session.try_advisory_lock(m_key)) {
+      spdlog::debug("{}: migration lock {} taken", env, m_key);
+      return;
     }
     holder = describe_holder(conn, m_key);
     spdlog::warn("{}: migration lock held by {}; waiting up to {}", env, holder, wait_text(wait));

@@ -51,24 +51,10 @@ class PlpgsqlResult {
   PgQueryPlpgsqlParseResult m_result;
 };
 
-bool is_continuation_byte(unsigned char c) { return (c & 0xC0) == 0x80; }
-
-// The parser reports `cursorpos` as a 1-based character (code point) index;
-// 0 means "no position".
-std::size_t byte_offset_of_char(const std::string& text, int cursorpos) {
-  if (cursorpos <= 1) return 0;
-  int chars = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (is_continuation_byte(static_cast<unsigned char>(text[i]))) continue;
-    if (++chars == cursorpos) return i;
-  }
-  return text.size();
-}
-
 SqlSyntaxError make_error(const std::string& sql, const PgQueryError& error) {
   SqlSyntaxError out;
   out.message = error.message != nullptr ? error.message : "syntax error";
-  out.offset = byte_offset_of_char(sql, error.cursorpos);
+  out.offset = byte_offset_of_char(sql, static_cast<std::size_t>(std::max(error.cursorpos, 0)));  // 1-based characters
   out.pos = line_col_at(sql, out.offset);
   return out;
 }

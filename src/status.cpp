@@ -82,11 +82,9 @@ StatusMatrix build_status(const Catalog& catalog, const std::vector<EnvHistory>&
       continue;
     }
     for (const auto& r : *e.rows) {
-      if (r.success) {
-        ++s.applied;
-        if (s.newest_applied.empty() || compare_ids(r.migration_id, s.newest_applied) > 0) s.newest_applied = r.migration_id;
-      }
+      if (r.success) ++s.applied;
     }
+    s.newest_applied = newest_applied(*e.rows).value_or("");
     s.pending = static_cast<int>(pending_migrations(catalog, *e.rows).size());
     for (const auto& row : m.rows) {
       const auto label = row.id + "_" + row.name;

@@ -27,6 +27,16 @@ LineCol LineIndex::at(std::size_t byte_offset) const {
   return LineCol{static_cast<int>(line_index) + 1, col};
 }
 
+std::size_t byte_offset_of_char(std::string_view text, std::size_t pos) {
+  if (pos <= 1) return 0;
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (is_continuation_byte(static_cast<unsigned char>(text[i]))) continue;
+    if (++chars == pos) return i;
+  }
+  return text.size();
+}
+
 LineCol line_col_at(const std::string& text, std::size_t byte_offset) {
   return LineIndex(text).at(byte_offset);
 }

@@ -20,7 +20,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "mgr/config.hpp"
+#include "mgr/sha256.hpp"  // sha256_file, for checking a backup by hand
 
 namespace mgr {
 
@@ -44,6 +47,13 @@ struct BackupManifest {
   std::string mgr_version;
 };
 
+// The manifest as JSON (the layout docs/backups.md describes, with
+// "manifest_version": 1). from_json throws nlohmann's exceptions for a
+// missing or mistyped required field and std::invalid_argument for an
+// unknown format or a sha256 that is not 64 characters.
+void to_json(nlohmann::json& j, const BackupManifest& m);
+void from_json(const nlohmann::json& j, BackupManifest& m);
+
 struct BackupResult {
   std::filesystem::path file;      // absolute path of the dump
   std::filesystem::path manifest;  // <file>.json
@@ -65,9 +75,11 @@ struct BackupResult {
 // retention (restore protects the file it is about to load).
 //
 // Steps: find pg_dump (pg_bin_dir of env, then of config, MGR_PG_BIN_DIR,
-// PATH), refuse a pg_dump older than the server's major version, dump into a
-// new 0600 file (never overwriting one), verify it (pg_restore --list for
-// custom; the completion line for plain), hash it, write the manifest, prune.
+// PATH), refuse a pg_dump older than the server's major version, take
+// pg_dump's stdout through a pipe into a new 0600 file (never overwriting
+// one), hashing and counting the bytes on the way, fsync it, verify it
+// (pg_restore --list for custom; the completion line for plain), write the
+// manifest, prune. On a terminal, a progress line on stderr (bytes, time).
 // Throws Failure (exit 1) with pg_dump's stderr on any problem; then no
 // partial file or manifest is left behind.
 BackupResult take_backup(const Config& config, const Environment& env, const ServerIdentity& server,
@@ -117,9 +129,6 @@ std::vector<BackupCheck> list_backups(const Config& config, const std::optional<
 // mgr holds; returns what was removed.
 std::vector<std::filesystem::path> remove_leftovers(const Config& config, const Environment& env);
 
-// Streams a file through SHA-256 (OpenSSL EVP); lower-case hex.
-std::string sha256_file(const std::filesystem::path& path);
-
 // What restore_backup needs to keep the audit log append-only across the
 // restore (see restore_backup).
 struct RestoreAudit {
@@ -141,7 +150,8 @@ struct RestoreAudit {
 // Throws Failure with the tool's stderr, Refused for a script that is not
 // pg_dump's, Interrupted after SIGINT/SIGTERM (psql stopped; whether its
 // COMMIT got through is for the caller to check). `timeout` bounds
-// conversion and load together.
+// conversion and load together. On a terminal, a progress line on stderr
+// (script bytes converted, then loaded of the total, polled).
 void restore_backup(const Config& config, const Environment& env, const std::filesystem::path& file,
                     BackupFormat format, std::chrono::milliseconds timeout, const RestoreAudit& audit);
 
@@ -162,6 +172,13 @@ std::string reset_wipe_sql(const RestoreAudit& audit);
 void check_dump_script(const std::filesystem::path& script);
 
 std::string backup_format_name(BackupFormat format);
+
+// The progress line backup and restore redraw on a terminal (stderr, never
+// when it is not a terminal or with --quiet): "backup of prod: 12.3 MiB
+// dumped, 4.2s", or with a known total "restore into prod: 45.0 MiB of
+// 120.0 MiB loaded (37%), 1m05s".
+std::string transfer_progress(const std::string& what, const std::string& verb, std::uintmax_t bytes,
+                              std::optional<std::uintmax_t> total, std::chrono::milliseconds elapsed);
 
 // The conninfo a child (pg_dump, pg_restore, psql) gets in --dbname: built
 // from the URL's parsed options, never from its text, so no secret can be in

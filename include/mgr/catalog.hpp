@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "mgr/sha256.hpp"  // sha256_hex, the checksum below
+
 namespace mgr {
 
 // `-- mgr:allow rule-a,rule-b reason: why` in the leading comment block.
@@ -93,7 +95,6 @@ Directives parse_directives(const std::string& sql, const std::filesystem::path&
 
 // Checksum of file bytes: strip a leading UTF-8 BOM, CRLF -> LF, SHA-256 (OpenSSL EVP), lower hex.
 std::string normalize_sql_text(std::string_view bytes);
-std::string sha256_hex(const std::string& bytes);
 std::string file_checksum(const std::string& raw_bytes);
 
 bool is_valid_utf8(std::string_view bytes, std::size_t* bad_offset = nullptr);

@@ -14,6 +14,10 @@
 
 namespace mgr {
 
+// The id of the newest successfully applied migration among history rows,
+// by compare_ids (rows may be in any order); nullopt when there is none.
+std::optional<std::string> newest_applied(const std::vector<HistoryRow>& rows);
+
 // One reason to refuse. Codes are stable (docs/cli.md); scripts match on them.
 struct Problem {
   std::string code;  // checksum-mismatch, missing-file, failed-migration, out-of-order, environment-mismatch,

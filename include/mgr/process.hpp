@@ -8,9 +8,11 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mgr {
@@ -27,6 +29,14 @@ struct ProcessSpec {
   std::optional<std::filesystem::path> stdin_file;
   // Empty: wait forever. Otherwise SIGTERM at the deadline, SIGKILL 2s later.
   std::optional<std::chrono::milliseconds> timeout;
+  // Set: stdout comes to mgr through a pipe and goes to this function, block
+  // by block, as the child writes it (stdout_file must then be empty; out
+  // stays empty). If it throws, the child is killed and reaped and the
+  // exception propagates.
+  std::function<void(std::string_view)> stdout_sink;
+  // Set: called about four times a second while the child runs, with its
+  // pid (to show progress).
+  std::function<void(int pid)> on_tick;
 };
 
 struct ProcessResult {

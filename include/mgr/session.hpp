@@ -66,6 +66,11 @@ class Session {
   // Queried once, then cached.
   const ServerIdentity& identity();
 
+  // pg_try_advisory_lock(key); reads the server identity in the same round
+  // trip when it is not cached yet (a backup after the lock then needs no
+  // query of its own).
+  bool try_advisory_lock(std::int64_t key);
+
   // A history table name resolved against this server: the schema it lives
   // in (or, when missing, the one it would be created in), so mgr's SQL is
   // schema-qualified whatever a migration does to search_path. Cached.

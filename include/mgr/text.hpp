@@ -1,8 +1,12 @@
 // Small text helpers with no mgr-specific knowledge.
 #pragma once
 
+#include <charconv>
 #include <cstddef>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 namespace mgr {
@@ -25,6 +29,22 @@ class LineIndex {
   const std::string* m_text;
   std::vector<std::size_t> m_line_starts;
 };
+
+// Byte offset of the 1-based character (UTF-8 code point) position `pos`,
+// as PostgreSQL and libpg_query report error positions; 0 for pos <= 1, the
+// end of the text for positions past it.
+std::size_t byte_offset_of_char(std::string_view text, std::size_t pos);
+
+// The whole of `text` as an integer in `base` (std::from_chars: no sign for
+// unsigned types, no spaces); nullopt for anything else, overflow included.
+template <class Int>
+std::optional<Int> parse_integer(std::string_view text, int base = 10) {
+  Int value{};
+  const auto* end = text.data() + text.size();
+  const auto [stop, ec] = std::from_chars(text.data(), end, value, base);
+  if (text.empty() || ec != std::errc{} || stop != end) return std::nullopt;
+  return value;
+}
 
 // Edit distance, for "did you mean ...?" suggestions.
 std::size_t edit_distance(const std::string& a, const std::string& b);

@@ -156,6 +156,12 @@ void round_trip(const std::string& format) {
   EXPECT_EQ(manifest["newest_migration"], "0001");
   EXPECT_EQ(manifest["reason"], "manual");
   EXPECT_EQ(manifest["database"], db.name());
+  // Hashed and counted on the way through the pipe from pg_dump: the file on disk agrees.
+  EXPECT_EQ(manifest["sha256"], mgr::sha256_file(files[0]));
+  EXPECT_EQ(manifest["size"], fs::file_size(files[0]));
+  // stderr is not a terminal here: no progress line.
+  EXPECT_EQ(b.err.find('\r'), std::string::npos) << b.err;
+  EXPECT_EQ(b.err.find(" dumped"), std::string::npos) << b.err;
 
   // The destructive change: a column with data is gone, and rows changed.
   db.exec("ALTER TABLE customers DROP COLUMN note; DELETE FROM customers WHERE id = 1; "
@@ -165,6 +171,9 @@ void round_trip(const std::string& format) {
 
   auto r = project.mgr({"restore", "dev", files[0].string(), "--yes"});
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(" loaded"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("converted to SQL"), std::string::npos) << r.err;
   EXPECT_EQ(schema_of(db.url()), schema_before);
   EXPECT_EQ(table_text(db, "SELECT * FROM customers ORDER BY id"), data_before);
   EXPECT_NE(r.out.find("now:    1 history rows, newest migration 0001"), std::string::npos) << r.out;
@@ -540,6 +549,9 @@ void restore_replaces_everything(const std::string& format) {
 
   auto r = project.mgr({"restore", "dev", file.string(), "--yes"});
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(" loaded"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("converted to SQL"), std::string::npos) << r.err;
   EXPECT_EQ(schema_of(db.url()), schema_before);
   EXPECT_EQ(table_text(db, "SELECT * FROM customers ORDER BY id"), customers_before);
   EXPECT_EQ(table_text(db, "SELECT * FROM billing.invoices ORDER BY id"), invoices_before);

@@ -172,8 +172,15 @@ TEST_F(SessionTest, ALostConnectionIsNeverReopenedAndNamesTheEnvironment) {
     }
   }
   EXPECT_FALSE(session.connected());
+  // The identity came with the migration lock's query: it is answered from
+  // that, without a connection.
+  EXPECT_EQ(session.identity().database, p.dev().name());
+  // A session that has not read it yet cannot, and says so.
+  mgr::Session other(env, "mgr dev other");
+  p.dev().exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'mgr dev other' "
+               "AND datname = current_database()");
   try {
-    session.identity();
+    other.identity();
     ADD_FAILURE() << "read the identity on a terminated connection";
   } catch (const mgr::ConnectionLost& e) {
     EXPECT_THAT(e.what(), HasSubstr("lost the connection to dev (postgresql://")) << e.what();

@@ -162,6 +162,23 @@ TEST(DbUrl, EverySecretOptionOfLibpqIsKeptOut) {
   EXPECT_GE(secrets, 2);  // password and sslpassword at least
 }
 
+TEST(DbUrl, RedactionIsCheckedByLibpqAndRebuiltFromItsOptionsWhenNeeded) {
+  // libpq decodes parameter names: pass%77ord is the password. The text
+  // cannot be shown with it masked in place, so the URL is written out again
+  // from libpq's options.
+  const auto url = DbUrl::parse("postgresql://app@h:5433/db?pass%77ord=s3cret&sslmode=require");
+  EXPECT_EQ(url.password().value_or(""), "s3cret");
+  EXPECT_EQ(url.redacted(), "postgresql://app@h:5433/db?password=***&sslmode=require");
+  // Still a URL for the same database.
+  const auto again = DbUrl::parse(url.redacted());
+  EXPECT_EQ(again.options(), url.options());
+  EXPECT_EQ(again.password().value_or(""), "***");
+}
+
+TEST(DbUrl, EmptyQuotedPasswordKeepsItsPlace) {
+  EXPECT_EQ(DbUrl::parse("host=h password='' dbname=db").redacted(), "host=h password=*** dbname=db");
+}
+
 TEST(DbUrl, QuestionMarkInUriPasswordIsRedacted) {
   const auto url = DbUrl::parse("postgresql://app:a?password=b@host/db");
   EXPECT_EQ(url.password().value_or(""), "a?password=b");

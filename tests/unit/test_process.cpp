@@ -161,6 +161,56 @@ TEST(ProcessRunner, LargeOutputDoesNotBlock) {
   EXPECT_EQ(r.err.size(), 200000u);
 }
 
+TEST(ProcessRunner, StdoutSinkGetsEveryByteInOrder) {
+  TempDir dir;
+  // Far more than a pipe holds, so the child blocks unless mgr keeps reading.
+  auto script = make_script(dir / "big", "i=0; while [ $i -lt 3000 ]; do printf '%04d%01020d\\n' $i 0; i=$((i+1)); done\n");
+  std::string got;
+  std::size_t calls = 0;
+  mgr::ProcessSpec spec;
+  spec.program = script;
+  spec.timeout = std::chrono::seconds(60);
+  spec.stdout_sink = [&](std::string_view block) {
+    got.append(block);
+    ++calls;
+  };
+  auto r = mgr::run_process(spec);
+  ASSERT_TRUE(r.ok()) << r.describe() << r.err;
+  EXPECT_EQ(r.out, "");
+  ASSERT_EQ(got.size(), 3000u * 1025u);
+  for (int i = 0; i < 3000; i += 499) EXPECT_EQ(got.substr(i * 1025u, 4), fmt::format("{:04}", i)) << i;
+  EXPECT_GE(calls, 1u);
+}
+
+TEST(ProcessRunner, StdoutSinkFailureKillsTheChildAndPropagates) {
+  TempDir dir;
+  auto script = make_script(dir / "endless", "echo $$ > " + (dir / "pid").string() + "; exec yes\n");
+  mgr::ProcessSpec spec;
+  spec.program = script;
+  spec.timeout = std::chrono::seconds(60);
+  std::size_t seen = 0;
+  spec.stdout_sink = [&](std::string_view block) {
+    seen += block.size();
+    if (seen > (1u << 20)) throw mgr::Failure("disk full (test)");
+  };
+  EXPECT_THROW(mgr::run_process(spec), mgr::Failure);
+  const auto pid = std::stoi(read_file(dir / "pid"));
+  EXPECT_NE(::kill(pid, 0), 0);  // gone (and reaped): no `yes` left writing into nothing
+}
+
+TEST(ProcessRunner, OnTickSeesTheRunningChild) {
+  TempDir dir;
+  auto script = make_script(dir / "sleepy", "echo $$ > " + (dir / "pid").string() + "; sleep 1\n");
+  std::vector<int> pids;
+  mgr::ProcessSpec spec;
+  spec.program = script;
+  spec.on_tick = [&](int pid) { pids.push_back(pid); };
+  auto r = mgr::run_process(spec);
+  ASSERT_TRUE(r.ok()) << r.describe();
+  ASSERT_FALSE(pids.empty());
+  EXPECT_EQ(pids.front(), std::stoi(read_file(dir / "pid")));
+}
+
 TEST(ProcessRunner, MissingProgramIsAFailure) {
   mgr::ProcessSpec spec;
   spec.program = "/nonexistent/dir/pg_dump";
