@@ -3,10 +3,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
+#include <sstream>
 
 #include "mgr/diagnostic.hpp"
+#include "support/test_support.hpp"
 
 namespace mgr {
 namespace {
@@ -53,6 +57,42 @@ TEST(DiagnosticCodes, NamesAreTheStableContract) {
   }
   EXPECT_EQ(code_name(Code::checksum_mismatch), "checksum-mismatch");
   EXPECT_FALSE(code_from_name("no-such-code"));
+}
+
+std::string read_doc(const std::string& name) {
+  std::ifstream in(mgr::test::source_dir() / "docs" / name);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// docs/ and the code name the same codes: every code in the finding tables of
+// docs/operations.md and every `[code]` of docs/cli.md exists, and every
+// code that is not a lint rule is documented in one of them.
+TEST(DiagnosticCodes, DocsNameTheSameCodes) {
+  const auto operations = read_doc("operations.md");
+  const auto cli = read_doc("cli.md");
+  ASSERT_FALSE(operations.empty());
+  ASSERT_FALSE(cli.empty());
+  std::set<std::string> documented;
+  const std::regex table_row(R"(\n\| `([a-z0-9-]+)` \| (error|warning|info|as `))");
+  for (std::sregex_iterator it(operations.begin(), operations.end(), table_row), end; it != end; ++it) {
+    documented.insert((*it)[1]);
+  }
+  const std::regex bracketed(R"(`\[([a-z0-9-]+)\]`)");
+  for (const auto* doc : {&operations, &cli}) {
+    for (std::sregex_iterator it(doc->begin(), doc->end(), bracketed), end; it != end; ++it) documented.insert((*it)[1]);
+  }
+  EXPECT_GE(documented.size(), 30u);
+  for (const auto& name : documented) EXPECT_TRUE(code_from_name(name)) << "docs name unknown code " << name;
+  for (const auto& name : {"lint", "missing-down", "down-checksum-differs", "not-in-source", "source-unreachable"}) {
+    EXPECT_TRUE(documented.count(name)) << name << " is not documented";
+  }
+  for (int i = 0; !is_lint_rule(static_cast<Code>(i)); ++i) {
+    const auto name = std::string(code_name(static_cast<Code>(i)));
+    EXPECT_TRUE(documented.count(name) != 0 || operations.find("`" + name + "`") != std::string::npos)
+        << name << " is not in docs/operations.md or docs/cli.md";
+  }
 }
 
 TEST(DiagnosticCodes, LintRulesAreNamedLintDashTheirId) {

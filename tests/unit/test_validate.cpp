@@ -130,8 +130,8 @@ TEST_F(ValidateFiles, SqlThatDoesNotParseIsReportedOnceWithLineAndColumn) {
   auto fs = findings();
   auto hits = with_code(fs, "parse-error");
   ASSERT_EQ(hits.size(), 2u);
-  EXPECT_NE(hits[0]->message.find("0001_items.sql:2:"), std::string::npos) << hits[0]->message;
-  EXPECT_NE(hits[1]->message.find("0001_items.down.sql:2:1"), std::string::npos) << hits[1]->message;
+  EXPECT_NE(hits[0]->located().find("0001_items.sql:2:"), std::string::npos) << hits[0]->located();
+  EXPECT_NE(hits[1]->located().find("0001_items.down.sql:2:1"), std::string::npos) << hits[1]->located();
   EXPECT_EQ(hits[0]->migration, "0001");
   // The linter's own parse-error finding is not repeated.
   EXPECT_TRUE(with_code(fs, "lint-parse-error").empty());
@@ -148,7 +148,7 @@ TEST_F(ValidateFiles, LintErrorsFollowTheStrictestPolicy) {
   ASSERT_EQ(drop.size(), 1u);  // the allowed one is not reported
   EXPECT_EQ(drop[0]->severity, Severity::error);
   EXPECT_EQ(drop[0]->migration, "0002");
-  EXPECT_NE(drop[0]->message.find("0002_drop.sql:1:"), std::string::npos);
+  EXPECT_NE(drop[0]->located().find("0002_drop.sql:1:"), std::string::npos);
   EXPECT_NE(drop[0]->hint.find("-- mgr:allow drop-column"), std::string::npos);
   auto ts = with_code(block, "lint-prefer-timestamptz");
   ASSERT_EQ(ts.size(), 1u);
