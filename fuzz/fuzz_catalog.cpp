@@ -25,12 +25,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (mgr::is_valid_utf8(text, &bad) == false && bad >= text.size()) std::abort();
   const auto normalized = mgr::normalize_sql_text(text);
   if (normalized.size() > text.size()) std::abort();
-  std::vector<mgr::CatalogProblem> problems;
+  std::vector<mgr::Diagnostic> problems;
   const auto directives = mgr::parse_directives(normalized, "/fuzz/migrations/0001_x.sql", &problems);
   for (const auto& allow : directives.allows) {
     if (allow.line <= 0) std::abort();
   }
-  for (const auto& p : problems) (void)p.format();
+  for (const auto& p : problems) (void)p.located();
   const mgr::LineIndex index(normalized);
   for (std::size_t offset : {std::size_t{0}, normalized.size() / 2, normalized.size(), normalized.size() + 7}) {
     const auto pos = index.at(offset);

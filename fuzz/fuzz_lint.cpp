@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   mgr::MigrationFile file;
   file.path = "/fuzz/migrations/0001_x.sql";
   file.sql = mgr::normalize_sql_text(raw);
-  std::vector<mgr::CatalogProblem> problems;
+  std::vector<mgr::Diagnostic> problems;
   file.directives = mgr::parse_directives(file.sql, file.path, &problems);
   for (const bool runtime_only : {false, true}) {
     try {

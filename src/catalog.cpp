@@ -35,6 +35,35 @@ bool is_name_char(char c) { return (c >= 'a' && c <= 'z') || is_digit(c) || c ==
 
 using ParsedName = MigrationFileName;
 
+// What to do about each problem with the files (docs/operations.md lists them).
+std::string catalog_hint(Code code) {
+  switch (code) {
+    case Code::invalid_name: return "name files <digits>_<lower_snake_name>.sql and <digits>_<name>.down.sql (`mgr new` does)";
+    case Code::duplicate_id: return "give one of the migrations a new, unused id (`mgr new` picks one)";
+    case Code::orphan_down: return "add the matching up file, or delete the down file";
+    case Code::empty_file: return "write the migration's SQL, or delete the file";
+    case Code::invalid_utf8: return "save the file as UTF-8";
+    case Code::nul_byte: return "remove the NUL byte (often a UTF-16 file: save it as UTF-8)";
+    case Code::unknown_directive:
+      return "known directives are `-- mgr:no-transaction` and `-- mgr:allow <rule> reason: <why>`";
+    case Code::read_error: return "check that the file exists and is readable";
+    case Code::bad_symlink: return "copy the file into the folder, or point the link at a file inside it";
+    case Code::not_a_file: return "rename or remove it";
+    default: return "fix the file";
+  }
+}
+
+// A problem with file `path` at `line` (0: the whole file).
+Diagnostic file_problem(Code code, const fs::path& path, int line, std::string message) {
+  Diagnostic d;
+  d.code = code;
+  d.file = path;
+  d.line = line;
+  d.message = std::move(message);
+  d.hint = catalog_hint(code);
+  return d;
+}
+
 }  // namespace
 
 std::optional<MigrationFileName> parse_migration_file_name(const std::string& file_name) {
@@ -84,7 +113,7 @@ namespace {
 
 struct LoadedFile {
   std::optional<MigrationFile> file;
-  std::vector<CatalogProblem> problems;
+  std::vector<Diagnostic> problems;
 };
 
 // Reads `name` relative to the open directory `dir_fd` into `buf` (reused
@@ -109,30 +138,30 @@ LoadedFile load_migration_file(int dir_fd, const fs::path& p, bool is_up) {
   thread_local std::vector<char> buffer;
   auto read = read_at(dir_fd, p.filename().c_str(), buffer);
   if (!read) {
-    out.problems.push_back({"read-error", p, 0, "cannot read " + p.string() + ": " + std::strerror(errno)});
+    out.problems.push_back(file_problem(Code::read_error, p, 0, "cannot read " + p.string() + ": " + std::strerror(errno)));
     return out;
   }
   const std::string_view raw = *read;
   std::size_t bad = 0;
   if (!is_valid_utf8(raw, &bad)) {
     auto pos = line_col_at(std::string(raw), bad);
-    out.problems.push_back({"invalid-utf8", p, pos.line, "file is not valid UTF-8 (byte offset " + std::to_string(bad) + ")"});
+    out.problems.push_back(file_problem(Code::invalid_utf8, p, pos.line, "file is not valid UTF-8 (byte offset " + std::to_string(bad) + ")"));
     return out;
   }
   // PostgreSQL stops at a NUL (the C string ends there): the rest of the file
   // would silently not run, and the partial run be recorded as the whole.
   if (const auto nul = raw.find('\0'); nul != std::string_view::npos) {
     auto pos = line_col_at(std::string(raw), nul);
-    out.problems.push_back({"nul-byte", p, pos.line,
+    out.problems.push_back(file_problem(Code::nul_byte, p, pos.line,
                             "file contains a NUL byte (byte offset " + std::to_string(nul) +
-                                "); PostgreSQL would ignore everything after it"});
+                                "); PostgreSQL would ignore everything after it"));
     return out;
   }
   MigrationFile f;
   f.path = p;
   f.sql = normalize_sql_text(raw);
   if (is_up && only_whitespace(f.sql)) {
-    out.problems.push_back({"empty-file", p, 0, "migration file is empty"});
+    out.problems.push_back(file_problem(Code::empty_file, p, 0, "migration file is empty"));
     return out;
   }
   f.checksum = sha256_hex(f.sql);
@@ -196,11 +225,6 @@ std::string read_file_bytes(const fs::path& p) {
   return std::string(buf.data(), *got);
 }
 
-std::string CatalogProblem::format() const {
-  return line > 0 ? path.string() + ":" + std::to_string(line) + ": " + message
-                  : path.string() + ": " + message;
-}
-
 const Migration* Catalog::find(const std::string& id) const {
   auto it = std::lower_bound(migrations.begin(), migrations.end(), id,
                              [](const Migration& m, const std::string& v) { return compare_ids(m.id, v) < 0; });
@@ -258,7 +282,7 @@ std::string normalize_sql_text(std::string_view bytes) {
 
 std::string file_checksum(const std::string& raw_bytes) { return sha256_hex(normalize_sql_text(raw_bytes)); }
 
-Directives parse_directives(const std::string& sql, const fs::path& path, std::vector<CatalogProblem>* problems) {
+Directives parse_directives(const std::string& sql, const fs::path& path, std::vector<Diagnostic>* problems) {
   Directives d;
   int line_no = 0;
   // Directives live in the leading comment block: blank lines and `--` lines
@@ -281,8 +305,8 @@ Directives parse_directives(const std::string& sql, const fs::path& path, std::v
     auto args = space == std::string::npos ? std::string() : trim(rest.substr(space));
     if (word == "no-transaction") {
       if (!args.empty() && problems) {
-        problems->push_back({"unknown-directive", path, line_no,
-                             "-- mgr:no-transaction takes no arguments (found '" + args + "')"});
+        problems->push_back(file_problem(Code::unknown_directive, path, line_no,
+                             "-- mgr:no-transaction takes no arguments (found '" + args + "')"));
       }
       d.no_transaction = true;
     } else if (word == "allow") {
@@ -301,16 +325,16 @@ Directives parse_directives(const std::string& sql, const fs::path& path, std::v
         }
       }
       if (allow.rules.empty() && problems) {
-        problems->push_back({"unknown-directive", path, line_no,
-                             "-- mgr:allow needs at least one rule id: -- mgr:allow <rule>[,<rule>] reason: <text>"});
+        problems->push_back(file_problem(Code::unknown_directive, path, line_no,
+                             "-- mgr:allow needs at least one rule id: -- mgr:allow <rule>[,<rule>] reason: <text>"));
       }
       d.allows.push_back(std::move(allow));
     } else if (problems) {
       std::string hint = nearest(word, {"no-transaction", "allow"});
-      problems->push_back({"unknown-directive", path, line_no,
+      problems->push_back(file_problem(Code::unknown_directive, path, line_no,
                            "unknown directive '-- mgr:" + word + "'" +
                                (hint.empty() ? std::string(" (known: no-transaction, allow)")
-                                             : " (did you mean 'mgr:" + hint + "'?)")});
+                                             : " (did you mean 'mgr:" + hint + "'?)")));
     }
   }
   return d;
@@ -321,81 +345,71 @@ namespace {
 // A *.sql entry that is not a plain file, or a link that leaves the folder,
 // is an error, never skipped: a link to /etc/shadow must not reach the
 // server, and a directory or FIFO named like a migration is a mistake.
-std::optional<CatalogProblem> check_file_type(const fs::path& dir, const fs::directory_entry& de) {
+std::optional<Diagnostic> check_file_type(const fs::path& dir, const fs::directory_entry& de) {
   const auto& p = de.path();
   std::error_code ec;
   const auto link_status = de.symlink_status(ec);
-  if (ec) return CatalogProblem{"read-error", p, 0, "cannot read " + p.string() + ": " + ec.message()};
+  if (ec) return file_problem(Code::read_error, p, 0, "cannot read " + p.string() + ": " + ec.message());
   if (fs::is_symlink(link_status)) {
     const auto target = fs::canonical(p, ec);
     if (ec == std::errc::too_many_symbolic_link_levels) {
-      return CatalogProblem{"bad-symlink", p, 0, "symbolic link loop (" + ec.message() + ")"};
+      return file_problem(Code::bad_symlink, p, 0, "symbolic link loop (" + ec.message() + ")");
     }
     if (ec) {
-      return CatalogProblem{"bad-symlink", p, 0,
-                            "dangling symbolic link to " + fs::read_symlink(p, ec).string() + " (its target does not exist)"};
+      return file_problem(Code::bad_symlink, p, 0,
+                            "dangling symbolic link to " + fs::read_symlink(p, ec).string() + " (its target does not exist)");
     }
     const auto root = fs::canonical(dir, ec);
-    if (ec) return CatalogProblem{"read-error", p, 0, "cannot resolve " + dir.string() + ": " + ec.message()};
+    if (ec) return file_problem(Code::read_error, p, 0, "cannot resolve " + dir.string() + ": " + ec.message());
     const auto rel = target.lexically_relative(root);
     if (rel.empty() || *rel.begin() == ".." || rel.is_absolute()) {
-      return CatalogProblem{"bad-symlink", p, 0,
+      return file_problem(Code::bad_symlink, p, 0,
                             "symbolic link leads out of the migrations folder (to " + target.string() +
-                                "); only links to files inside " + root.string() + " are followed"};
+                                "); only links to files inside " + root.string() + " are followed");
     }
   }
   const auto status = de.status(ec);
-  if (ec) return CatalogProblem{"read-error", p, 0, "cannot read " + p.string() + ": " + ec.message()};
+  if (ec) return file_problem(Code::read_error, p, 0, "cannot read " + p.string() + ": " + ec.message());
   if (fs::is_regular_file(status)) return std::nullopt;
   const std::string what = fs::is_directory(status) ? "a directory"
                            : fs::is_fifo(status)     ? "a FIFO (named pipe)"
                            : fs::is_socket(status)   ? "a socket"
                                                      : "not a regular file";
-  return CatalogProblem{"not-a-file", p, 0, "is " + what + ", not a migration file"};
+  return file_problem(Code::not_a_file, p, 0, "is " + what + ", not a migration file");
 }
 
 }  // namespace
 
-CatalogScan scan_catalog(const fs::path& dir) {
-  CatalogScan scan;
-  scan.catalog.dir = dir;
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) {
-    throw ConfigError(dir.string() + ": migrations directory does not exist (set migrations_dir in the config)");
-  }
+namespace {
 
-  struct Entry {
-    ParsedName parsed;
-    fs::path path;
-  };
-  std::vector<Entry> ups, downs;
+struct Entry {
+  ParsedName parsed;
+  fs::path path;
+};
+
+// The *.sql entries of `dir` (hidden files and other names skipped), sorted
+// by name; entries that are not plain files inside it become problems.
+std::vector<fs::path> list_sql_files(const fs::path& dir, std::vector<Diagnostic>& problems) {
+  std::error_code ec;
   std::vector<fs::path> files;
   for (const auto& de : fs::directory_iterator(dir, ec)) {
     const auto file_name = de.path().filename().string();
     if (file_name.starts_with(".") || !file_name.ends_with(".sql")) continue;  // README, .gitkeep, ...
     if (auto problem = check_file_type(dir, de)) {
-      scan.problems.push_back(std::move(*problem));
+      problems.push_back(std::move(*problem));
       continue;
     }
     files.push_back(de.path());
   }
   // By the native string: path::operator< parses components on every comparison.
   std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) { return a.native() < b.native(); });
+  return files;
+}
 
-  for (const auto& p : files) {
-    auto file_name = p.filename().string();
-    auto parsed = parse_migration_file_name(file_name);
-    if (!parsed) {
-      scan.problems.push_back({"invalid-name", p, 0,
-                               "file name does not match <id>_<name>.sql or <id>_<name>.down.sql "
-                               "(id: 1-20 digits; name: lower-case letters, digits, _)"});
-      continue;
-    }
-    (parsed->down ? downs : ups).push_back({*parsed, p});
-  }
-
-  // Duplicate ids (numerically equal), naming every file involved. Hash maps
-  // of views into `ups`/`downs` (not modified from here on): no allocation per file.
+// duplicate-id for every up file whose id (numerically) another one has,
+// naming every file involved. Returns how many up files have each id: hash
+// maps of views into `ups` (not modified afterwards), no allocation per file.
+std::unordered_map<std::string_view, int> count_ids(const std::vector<Entry>& ups, std::vector<Diagnostic>& problems) {
   std::unordered_map<std::string_view, int> id_count;
   id_count.reserve(ups.size());
   for (const auto& u : ups) ++id_count[strip_leading_zeros(u.parsed.id)];
@@ -408,26 +422,30 @@ CatalogScan scan_catalog(const fs::path& dir) {
     std::vector<std::string> names;
     for (const auto& p : paths) names.push_back(p.filename().string());
     for (const auto& p : paths) {
-      scan.problems.push_back({"duplicate-id", p, 0,
-                               "migration id " + std::string(id) + " is used by more than one file: " + join(names, ", ")});
+      problems.push_back(file_problem(Code::duplicate_id, p, 0,
+                                      "migration id " + std::string(id) + " is used by more than one file: " +
+                                          join(names, ", ")));
     }
   }
+  return id_count;
+}
 
-  // Down files pair with up files by numeric id and name: 0001_x.down.sql belongs to 1_x.sql.
+// An up file, its down file when there is one, and what reading them found.
+struct Job {
+  const Entry* up = nullptr;
+  std::optional<fs::path> down;
+  LoadedFile up_result, down_result;
+};
+
+// Pairs each up file with its down file by numeric id and name (0001_x.down.sql
+// belongs to 1_x.sql); `down_used` marks the down files that found their up file.
+std::vector<Job> pair_files(const std::vector<Entry>& ups, const std::vector<Entry>& downs,
+                            std::vector<bool>& down_used) {
   auto pair_key = [](const ParsedName& n) { return std::string(strip_leading_zeros(n.id)) + "_" + n.name; };
   std::unordered_map<std::string, std::size_t> down_by_key;
   down_by_key.reserve(downs.size());
   for (std::size_t i = 0; i < downs.size(); ++i) down_by_key.emplace(pair_key(downs[i].parsed), i);
-  std::vector<bool> down_used(downs.size(), false);
-
-  // Pair each up file with its down file, then read, check and hash all of
-  // them. That is the whole cost of a no-op `mgr apply` at 10,000 files, and
-  // the files are independent, so it runs on the machine's cores.
-  struct Job {
-    const Entry* up = nullptr;
-    std::optional<fs::path> down;
-    LoadedFile up_result, down_result;
-  };
+  down_used.assign(downs.size(), false);
   std::vector<Job> jobs(ups.size());
   for (std::size_t i = 0; i < ups.size(); ++i) {
     jobs[i].up = &ups[i];
@@ -436,6 +454,13 @@ CatalogScan scan_catalog(const fs::path& dir) {
       down_used[it->second] = true;
     }
   }
+  return jobs;
+}
+
+// Reads, checks and hashes every file. That is the whole cost of a no-op
+// `mgr apply` at 10,000 files, and the files are independent, so it runs on
+// the machine's cores.
+void load_files(const fs::path& dir, std::vector<Job>& jobs) {
   const Fd dir_handle(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir_handle) throw ConfigError(dir.string() + ": cannot open migrations directory: " + std::strerror(errno));
   const int dir_fd = dir_handle.get();
@@ -444,6 +469,33 @@ CatalogScan scan_catalog(const fs::path& dir) {
     job.up_result = load_migration_file(dir_fd, job.up->path, true);
     if (job.down) job.down_result = load_migration_file(dir_fd, *job.down, false);
   });
+}
+
+}  // namespace
+
+CatalogScan scan_catalog(const fs::path& dir) {
+  CatalogScan scan;
+  scan.catalog.dir = dir;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    throw ConfigError(dir.string() + ": migrations directory does not exist (set migrations_dir in the config)");
+  }
+
+  std::vector<Entry> ups, downs;
+  for (const auto& p : list_sql_files(dir, scan.problems)) {
+    auto parsed = parse_migration_file_name(p.filename().string());
+    if (!parsed) {
+      scan.problems.push_back(file_problem(Code::invalid_name, p, 0,
+                                           "file name does not match <id>_<name>.sql or <id>_<name>.down.sql "
+                                           "(id: 1-20 digits; name: lower-case letters, digits, _)"));
+      continue;
+    }
+    (parsed->down ? downs : ups).push_back({*parsed, p});
+  }
+  auto id_count = count_ids(ups, scan.problems);
+  std::vector<bool> down_used;
+  auto jobs = pair_files(ups, downs, down_used);
+  load_files(dir, jobs);
 
   scan.catalog.migrations.reserve(jobs.size());
   for (auto& job : jobs) {
@@ -458,24 +510,22 @@ CatalogScan scan_catalog(const fs::path& dir) {
   }
   for (std::size_t i = 0; i < downs.size(); ++i) {
     if (down_used[i]) continue;
-    scan.problems.push_back({"orphan-down", downs[i].path, 0,
-                             "down file has no up file (expected " + downs[i].parsed.id + "_" + downs[i].parsed.name +
-                                 ".sql beside it)"});
+    scan.problems.push_back(file_problem(Code::orphan_down, downs[i].path, 0,
+                                         "down file has no up file (expected " + downs[i].parsed.id + "_" +
+                                             downs[i].parsed.name + ".sql beside it)"));
   }
 
   std::sort(scan.catalog.migrations.begin(), scan.catalog.migrations.end(),
             [](const Migration& a, const Migration& b) { return compare_ids(a.id, b.id) < 0; });
   std::stable_sort(scan.problems.begin(), scan.problems.end(),
-                   [](const CatalogProblem& a, const CatalogProblem& b) { return a.path < b.path; });
+                   [](const Diagnostic& a, const Diagnostic& b) { return a.file < b.file; });
   return scan;
 }
 
 Catalog load_catalog(const fs::path& dir) {
   auto scan = scan_catalog(dir);
   if (!scan.problems.empty()) {
-    std::string msg = "problems in " + dir.string() + ":";
-    for (const auto& p : scan.problems) msg += "\n  " + p.format();
-    throw ConfigError(msg);
+    throw ConfigError(located_list("problems in " + dir.string() + ":", scan.problems));
   }
   return std::move(scan.catalog);
 }

@@ -25,24 +25,11 @@ namespace {
 
 using json = nlohmann::json;
 
-json problems_json(const std::vector<Problem>& problems) {
-  json a = json::array();
-  for (const auto& p : problems) {
-    a.push_back({{"code", p.code}, {"migration_id", p.migration_id}, {"message", p.message}});
-  }
-  return a;
-}
-
-std::string problems_text(const std::string& head, const std::vector<Problem>& problems) {
-  std::string msg = head;
-  for (const auto& p : problems) msg += "\n  - [" + p.code + "] " + p.message;
-  return msg;
-}
-
 // Lint the migrations about to run, per the environment's policy.
-std::vector<Problem> lint_policy(const Config& config, const Environment& env, const std::vector<const Migration*>& plan,
-                                 std::map<std::string, std::string>& allowed_by_id) {
-  std::vector<Problem> problems;
+std::vector<Diagnostic> lint_policy(const Config& config, const Environment& env,
+                                    const std::vector<const Migration*>& plan,
+                                    std::map<std::string, std::string>& allowed_by_id) {
+  std::vector<Diagnostic> problems;
   if (env.lint == LintPolicy::off) return problems;
   LintSettings settings;
   settings.pg_version = config.lint_pg_version;
@@ -51,15 +38,17 @@ std::vector<Problem> lint_policy(const Config& config, const Environment& env, c
     allowed_by_id[m->id] = join(result.allowed_rules(), ",");
     for (const auto& f : result.findings) {
       // Refused by the file rules whatever the policy; listed there once.
-      if (f.allowed || (f.rule == "transaction-control" && f.severity == Severity::error)) continue;
-      auto where = f.path.string() + ":" + std::to_string(f.pos.line) + ":" + std::to_string(f.pos.col);
+      if (f.allowed || (f.code == Code::lint_transaction_control && f.severity == Severity::error)) continue;
       bool is_error = f.severity == Severity::error;
       if (is_error && env.lint == LintPolicy::block) {
-        problems.push_back({"lint", m->id,
-                            where + ": [" + f.rule + "] " + f.message + " (if intended: -- mgr:allow " + f.rule +
-                                " reason: <why>)"});
+        Diagnostic d = f;
+        d.code = Code::lint;
+        d.migration = m->id;
+        d.message = "[" + std::string(f.rule()) + "] " + f.message + " (if intended: -- mgr:allow " +
+                    std::string(f.rule()) + " reason: <why>)";
+        problems.push_back(std::move(d));
       } else {
-        spdlog::warn("{}: [{}] {}{}", where, f.rule, f.message, is_error ? " (an error finding; lint: warn lets it pass)" : "");
+        spdlog::warn("{}: [{}] {}{}", f.where(), f.rule(), f.message, is_error ? " (an error finding; lint: warn lets it pass)" : "");
       }
     }
   }
@@ -236,8 +225,8 @@ int apply_with(const GlobalOptions& global, const ApplyOptions& opts, ApplyConte
   for (const auto* m : plan.to_apply) {
     auto check = check_migration_file(m->id, m->up, FileRole::up);
     for (auto& p : check.problems) {
-      if (p.code == "parse-error") {
-        parse_errors.push_back(p.message);
+      if (p.code == Code::parse_error) {
+        parse_errors.push_back(p.located());
       } else {
         plan.problems.push_back(std::move(p));
       }
@@ -262,7 +251,7 @@ int apply_with(const GlobalOptions& global, const ApplyOptions& opts, ApplyConte
                          {"folded", folded_by_id.count(m->id) != 0 ? json(folded_by_id[m->id]) : json::array()}});
   }
   out["plan"] = plan_json;
-  out["problems"] = problems_json(plan.problems);
+  out["problems"] = refusal_json(plan.problems);
 
   if (!plan.problems.empty()) {
     auto head = std::string(opts.dry_run ? "dry run: apply to " : "apply to ") + env.name + " would be refused (" +
@@ -274,7 +263,7 @@ int apply_with(const GlobalOptions& global, const ApplyOptions& opts, ApplyConte
       out["applied"] = json::array();
       print_json(out);
     }
-    throw Refused(problems_text(head, plan.problems));
+    throw Refused(refusal_text(head, plan.problems));
   }
 
   if (ctx.check_only) return 0;

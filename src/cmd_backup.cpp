@@ -148,7 +148,7 @@ void refuse_other_environments_database(const std::string& command, const Enviro
                                         const std::vector<HistoryRow>& rows) {
   std::string msg;
   for (const auto& p : check_history(Catalog{}, env.name, rows)) {
-    if (p.code == "environment-mismatch") msg += "\n  - [" + p.code + "] " + p.message;
+    if (p.code == Code::environment_mismatch) msg += "\n  - " + format_refusal(p);
   }
   if (!msg.empty()) throw Refused(command + " of " + env.name + " refused; nothing was changed:" + msg);
 }

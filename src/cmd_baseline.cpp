@@ -34,7 +34,7 @@ int run_baseline(const GlobalOptions& global, const BaselineOptions& opts) {
   // that range means it has, and recording over it would hide what ran.
   std::vector<std::string> problems;
   for (const auto& p : check_history(catalog, env.name, rows)) {
-    if (p.code == "environment-mismatch") problems.push_back(p.message);
+    if (p.code == Code::environment_mismatch) problems.push_back(p.message);
   }
   for (const auto& r : rows) {
     if (compare_ids(r.migration_id, opts.to) <= 0) {

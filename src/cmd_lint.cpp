@@ -12,6 +12,7 @@
 #include "mgr/catalog.hpp"
 #include "mgr/commands.hpp"
 #include "mgr/config.hpp"
+#include "mgr/diagnostic.hpp"
 #include "mgr/error.hpp"
 #include "mgr/lint.hpp"
 #include "mgr/output.hpp"
@@ -32,14 +33,12 @@ struct LintedFile {
 // outside it is shown absolute.
 fs::path g_project_root;
 
-std::string display_path(const fs::path& p) {
+RenderOptions render_options() {
   std::error_code ec;
-  fs::path abs = fs::absolute(p, ec).lexically_normal();
-  if (ec) return p.generic_string();
-  fs::path root = g_project_root.empty() ? fs::current_path(ec) : g_project_root;
-  auto rel = abs.lexically_relative(root);
-  if (rel.empty() || *rel.begin() == "..") return abs.generic_string();
-  return rel.generic_string();
+  RenderOptions options;
+  options.root = g_project_root.empty() ? fs::current_path(ec) : g_project_root;
+  options.location_in_message = false;  // lint's JSON has always had the location in file/line/column only
+  return options;
 }
 
 fs::path project_root_of(const Config& config) {
@@ -65,11 +64,11 @@ MigrationFile load_path(const fs::path& p) {
   f.path = p;
   f.sql = normalize_sql_text(raw);
   f.checksum = sha256_hex(f.sql);
-  std::vector<CatalogProblem> problems;
+  std::vector<Diagnostic> problems;
   f.directives = parse_directives(f.sql, p, &problems);
   if (!problems.empty()) {
     std::vector<std::string> lines;
-    for (const auto& pr : problems) lines.push_back(pr.format());
+    for (const auto& pr : problems) lines.push_back(pr.located());
     throw ConfigError(join(lines, "\n"));
   }
   return f;
@@ -163,17 +162,14 @@ Counts count(const std::vector<LintedFile>& files) {
 std::string plural(int n, const char* word) { return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s"); }
 
 void render_text(const std::vector<LintedFile>& files, const LintOptions& options, const Style& style) {
+  const auto render = render_options();
+  auto paint = [&style](const Diagnostic& d, const std::string& word) {
+    return d.allowed ? style.dim(word) : d.severity == Severity::error ? style.red(word) : style.yellow(word);
+  };
   for (const auto& f : files) {
     for (const auto& x : f.result.findings) {
-      std::string where = fmt::format("{}:{}:{}:", display_path(x.path), x.pos.line, x.pos.col);
-      if (x.allowed) {
-        print_line(fmt::format("{} {} [{}] {} (reason: {})", where, style.dim("allowed"), x.rule, x.message,
-                               x.allow_reason));
-      } else {
-        std::string sev = x.severity == Severity::error ? style.red("error") : style.yellow("warning");
-        print_line(fmt::format("{} {} [{}] {}", where, sev, x.rule, x.message));
-      }
-      if (options.explain && !x.advice.empty()) print_line("    safer: " + x.advice);
+      print_line(format_compiler(x, render, paint));
+      if (options.explain && !x.hint.empty()) print_line("    safer: " + x.hint);
     }
   }
   Counts c = count(files);
@@ -181,75 +177,20 @@ void render_text(const std::vector<LintedFile>& files, const LintOptions& option
                          plural(c.errors, "error"), plural(c.warnings, "warning"), c.allowed));
 }
 
-nlohmann::json render_json(const std::vector<LintedFile>& files, bool ok) {
-  nlohmann::json findings = nlohmann::json::array();
-  for (const auto& f : files) {
-    for (const auto& x : f.result.findings) {
-      findings.push_back({{"rule", x.rule},
-                          {"severity", to_string(x.severity)},
-                          {"message", x.message},
-                          {"advice", x.advice},
-                          {"file", display_path(x.path)},
-                          {"line", x.pos.line},
-                          {"column", x.pos.col},
-                          {"allowed", x.allowed},
-                          {"reason", x.allowed ? nlohmann::json(x.allow_reason) : nlohmann::json(nullptr)}});
-    }
-  }
-  return {{"ok", ok}, {"findings", findings}, {"files", files.size()}};
-}
-
-// SARIF wants a URI reference: relative paths with `/`, reserved bytes escaped.
-std::string uri_of(const fs::path& p) {
-  std::string in = display_path(p);
-  std::string out;
-  for (unsigned char c : in) {
-    if (std::isalnum(c) != 0 || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
+std::vector<Diagnostic> all_findings(const std::vector<LintedFile>& files) {
+  std::vector<Diagnostic> out;
+  for (const auto& f : files) out.insert(out.end(), f.result.findings.begin(), f.result.findings.end());
   return out;
 }
 
+nlohmann::json render_json(const std::vector<LintedFile>& files, bool ok) {
+  return {{"ok", ok}, {"findings", to_json(all_findings(files), render_options())}, {"files", files.size()}};
+}
+
 nlohmann::json render_sarif(const std::vector<LintedFile>& files) {
-  nlohmann::json rules = nlohmann::json::array();
-  std::map<std::string, int> rule_index;
-  for (const auto& r : lint_rules()) {
-    rule_index[r.id] = static_cast<int>(rules.size());
-    rules.push_back({{"id", r.id},
-                     {"shortDescription", {{"text", r.summary}}},
-                     {"help", {{"text", r.advice}}},
-                     {"defaultConfiguration", {{"level", r.severity == Severity::error ? "error" : "warning"}}}});
-  }
-  nlohmann::json results = nlohmann::json::array();
-  for (const auto& f : files) {
-    for (const auto& x : f.result.findings) {
-      nlohmann::json result = {
-          {"ruleId", x.rule},
-          {"level", x.severity == Severity::error ? "error" : "warning"},
-          {"message", {{"text", x.message + ". Safer: " + x.advice}}},
-          {"locations",
-           {{{"physicalLocation",
-              {{"artifactLocation", {{"uri", uri_of(x.path)}}},
-               {"region", {{"startLine", x.pos.line}, {"startColumn", x.pos.col}}}}}}}}};
-      if (auto it = rule_index.find(x.rule); it != rule_index.end()) result["ruleIndex"] = it->second;
-      if (x.allowed) {
-        result["suppressions"] = {{{"kind", "inSource"}, {"justification", x.allow_reason}}};
-      }
-      results.push_back(std::move(result));
-    }
-  }
-  return {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
-          {"version", "2.1.0"},
-          {"runs",
-           {{{"tool",
-              {{"driver",
-                {{"name", "mgr"},
-                 {"version", MGR_VERSION},
-                 {"rules", rules}}}}},
-             {"results", results}}}}};
+  std::vector<SarifRule> rules;
+  for (const auto& r : lint_rules()) rules.push_back({r.id(), r.summary, r.advice, r.severity});
+  return to_sarif(all_findings(files), rules, MGR_VERSION, render_options());
 }
 
 }  // namespace

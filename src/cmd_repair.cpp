@@ -49,7 +49,7 @@ int run_repair(const GlobalOptions& global, const RepairOptions& opts) {
   auto rows = history.read_all();  // after the lock
 
   for (const auto& p : check_history(catalog, env.name, rows)) {
-    if (p.code == "environment-mismatch") throw Refused("repair of " + env.name + " refused: " + p.message);
+    if (p.code == Code::environment_mismatch) throw Refused("repair of " + env.name + " refused: " + p.message);
   }
 
   std::vector<RepairItem> items;

@@ -98,7 +98,7 @@ int run_rollback(const GlobalOptions& global, const RollbackOptions& opts) {
   for (const auto& p : check_history(catalog, env.name, rows)) {
     // A failed row means a half-changed database: undoing more on top of it
     // would guess at its state.
-    if (p.code == "environment-mismatch" || p.code == "failed-migration") problems.push_back("[" + p.code + "] " + p.message);
+    if (p.code == Code::environment_mismatch || p.code == Code::failed_migration) problems.push_back(format_refusal(p));
   }
 
   std::vector<const HistoryRow*> applied;
@@ -127,22 +127,24 @@ int run_rollback(const GlobalOptions& global, const RollbackOptions& opts) {
   for (auto& s : steps) {
     s.migration = catalog.find(s.row.migration_id);  // numeric: "1" finds 0001_x
     if (s.migration == nullptr || !s.migration->down) {
-      problems.push_back("[missing-down] " + s.label() + " has no down file (" + s.row.migration_id + "_" + s.row.name +
-                         ".down.sql) in " + config.migrations_dir.string() + "; write one or restore it");
+      problems.push_back(format_refusal(diagnostic(
+          Code::missing_down, s.label() + " has no down file (" + s.row.migration_id + "_" + s.row.name +
+                                  ".down.sql) in " + config.migrations_dir.string() + "; write one or restore it")));
     } else if (s.row.down_checksum && *s.row.down_checksum != s.migration->down->checksum) {
-      problems.push_back("[down-checksum-differs] " + s.migration->down->path.filename().string() +
-                         " changed since " + s.label() + " was applied in " + env.name + ": recorded " +
-                         s.row.down_checksum->substr(0, 12) + "..., file now " +
-                         s.migration->down->checksum.substr(0, 12) +
-                         "...; restore it, or run `mgr repair " + env.name + "` if the edit is deliberate");
+      problems.push_back(format_refusal(diagnostic(
+          Code::down_checksum_differs,
+          s.migration->down->path.filename().string() + " changed since " + s.label() + " was applied in " +
+              env.name + ": recorded " + s.row.down_checksum->substr(0, 12) + "..., file now " +
+              s.migration->down->checksum.substr(0, 12) + "...; restore it, or run `mgr repair " + env.name +
+              "` if the edit is deliberate")));
     }
     if (s.migration != nullptr && s.migration->down) {
       auto check = check_migration_file(s.row.migration_id, *s.migration->down, FileRole::down);
       for (const auto& p : check.problems) {
-        if (p.code == "parse-error") {
-          parse_errors.push_back(p.message);
+        if (p.code == Code::parse_error) {
+          parse_errors.push_back(p.located());
         } else {
-          problems.push_back("[" + p.code + "] " + p.message);
+          problems.push_back(format_refusal(p));
         }
       }
       if (!check.folded.empty()) folded_by_id[s.row.migration_id] = std::move(check.folded);

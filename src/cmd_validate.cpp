@@ -19,38 +19,47 @@ namespace mgr {
 
 namespace {
 
-std::string styled_line(const Finding& f, const Style& style) {
-  auto line = format_finding(f);
+std::string styled_line(const Diagnostic& f, const Style& style) {
+  auto line = format_listing(f);
   switch (f.severity) {
-    case FindingSeverity::error: return style.red(line);
-    case FindingSeverity::warning: return style.yellow(line);
-    case FindingSeverity::info: return line;
+    case Severity::error: return style.red(line);
+    case Severity::warning: return style.yellow(line);
+    case Severity::info: return line;
   }
   return line;
+}
+
+Diagnostic env_finding(Code code, Severity severity, const std::string& env, std::string message, std::string hint) {
+  Diagnostic d;
+  d.code = code;
+  d.severity = severity;
+  d.environment = env;
+  d.message = std::move(message);
+  d.hint = std::move(hint);
+  return d;
 }
 
 // The live schema of a checked environment against its snapshot, by its
 // `drift:` setting (block: error, warn: warning, off: not checked). Returns
 // the live schema's key for the comparison across environments.
 std::optional<std::string> drift_findings(Session& session, const Config& config, const Environment& env,
-                                          std::vector<Finding>& findings) {
+                                          std::vector<Diagnostic>& findings) {
   if (env.drift == DriftPolicy::off) return std::nullopt;
-  const auto severity = env.drift == DriftPolicy::block ? FindingSeverity::error : FindingSeverity::warning;
+  const auto severity = env.drift == DriftPolicy::block ? Severity::error : Severity::warning;
   try {
     auto report = check_drift(session, config, env);
     if (report.drifted()) {
-      findings.push_back({severity, "schema-drift", env.name, std::nullopt,
-                          report.summary(),
-                          "see the diff with `mgr drift " + env.name + "`; undo the change by hand, or record it with "
-                          "`mgr drift " + env.name + " --accept --reason \"...\"`"});
+      findings.push_back(env_finding(Code::schema_drift, severity, env.name, report.summary(),
+                                     "see the diff with `mgr drift " + env.name + "`; undo the change by hand, or "
+                                     "record it with `mgr drift " + env.name + " --accept --reason \"...\"`"));
     }
     return report.current_sha256;
   } catch (const Interrupted&) {
     throw;
   } catch (const Error& e) {
-    findings.push_back({severity, "drift-unchecked", env.name, std::nullopt,
-                        std::string("the schema could not be compared with its snapshot: ") + e.what(),
-                        "fix the cause (pg_dump, pg_bin_dir) or set `drift: off` for this environment"});
+    findings.push_back(env_finding(Code::drift_unchecked, severity, env.name,
+                                   std::string("the schema could not be compared with its snapshot: ") + e.what(),
+                                   "fix the cause (pg_dump, pg_bin_dir) or set `drift: off` for this environment"));
     return std::nullopt;
   }
 }
@@ -58,7 +67,7 @@ std::optional<std::string> drift_findings(Session& session, const Config& config
 // Environments that applied the same migrations (successful rows: id and
 // checksum) should have the same schema; one that differs drifted somewhere.
 void schema_differs_findings(const std::vector<EnvironmentState>& states,
-                             const std::map<std::string, std::string>& schema_sha, std::vector<Finding>& findings) {
+                             const std::map<std::string, std::string>& schema_sha, std::vector<Diagnostic>& findings) {
   for (std::size_t i = 0; i < states.size(); ++i) {
     for (std::size_t j = i + 1; j < states.size(); ++j) {
       const auto &a = states[i], &b = states[j];
@@ -69,10 +78,11 @@ void schema_differs_findings(const std::vector<EnvironmentState>& states,
         return std::any_of(s.rows.begin(), s.rows.end(), [](const HistoryRow& r) { return r.success; });
       };
       if (!applied(a) || !applied(b) || !compare_applied(a.rows, b.rows).same()) continue;
-      findings.push_back({FindingSeverity::error, "schema-differs", b.name, std::nullopt,
-                          a.name + " and " + b.name + " have applied the same migrations but their schemas differ",
-                          "see the diff with `mgr drift " + a.name + " " + b.name + "`; `mgr drift <env>` on each "
-                          "tells which one changed"});
+      findings.push_back(env_finding(Code::schema_differs, Severity::error, b.name,
+                                     a.name + " and " + b.name +
+                                         " have applied the same migrations but their schemas differ",
+                                     "see the diff with `mgr drift " + a.name + " " + b.name + "`; `mgr drift <env>` "
+                                     "on each tells which one changed"));
     }
   }
 }
@@ -147,9 +157,9 @@ int run_validate(const GlobalOptions& global, const ValidateOptions& opts) {
 
   std::size_t errors = 0, warnings = 0, infos = 0;
   for (const auto& f : findings) {
-    if (f.severity == FindingSeverity::error) ++errors;
-    if (f.severity == FindingSeverity::warning) ++warnings;
-    if (f.severity == FindingSeverity::info) ++infos;
+    if (f.severity == Severity::error) ++errors;
+    if (f.severity == Severity::warning) ++warnings;
+    if (f.severity == Severity::info) ++infos;
   }
   if (global.json) {
     print_json(findings_json(findings));

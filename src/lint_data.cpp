@@ -298,7 +298,7 @@ class DataWalker {
     std::string verb = kind == "DeleteStmt" ? "DELETE FROM" : kind == "UpdateStmt" ? "UPDATE" : kind == "InsertStmt" ? "INSERT INTO" : "MERGE INTO";
     LineCol pos = top ? m_a.stmt_pos(m_s) : m_a.node_pos(m_s, rv);
     if (is_catalog_relation(rv)) {
-      m_a.report("system-catalog-write", pos,
+      m_a.report(Code::lint_system_catalog_write, pos,
                  fmt::format("{} {} writes a system catalog directly: PostgreSQL's own checks, locks and cache "
                              "invalidation are bypassed, and a wrong row can make the database unusable",
                              verb, relation_display(rv)));
@@ -308,13 +308,13 @@ class DataWalker {
     if (m_a.new_tables.count(relation_key(rv)) != 0) return;
     if (auto locked = m_a.locked_tables.find(relation_key(rv));
         locked != m_a.locked_tables.end() && m_a.in_transaction()) {
-      m_a.report("backfill-under-lock", pos,
+      m_a.report(Code::lint_backfill_under_lock, pos,
                  fmt::format("{} {} runs while this transaction holds the lock ALTER TABLE took at line {}: every "
                              "read and write of {} waits until the {} commits",
                              verb, relation_display(rv), locked->second, relation_display(rv),
                              kind == "UpdateStmt" ? "backfill" : "delete"));
     }
-    const char* rule = kind == "DeleteStmt" ? "delete-without-where" : "update-without-where";
+    const Code rule = kind == "DeleteStmt" ? Code::lint_delete_without_where : Code::lint_update_without_where;
     std::string where = top ? "" : " inside a WITH clause or subquery";
     const Json& clause = field(b, "whereClause");
     if (clause.is_null()) {
@@ -352,7 +352,7 @@ void check_data(FileAnalysis& a, const Stmt& s) {
     for (const auto& r : rels) {
       const Json* rv = as(r, "RangeVar");
       if (rv != nullptr && is_catalog_relation(*rv)) {
-        a.report("system-catalog-write", a.stmt_pos(s),
+        a.report(Code::lint_system_catalog_write, a.stmt_pos(s),
                  fmt::format("{} on system catalog {}: catalogs are changed only through the commands that own them",
                              s.kind == "TruncateStmt" ? "TRUNCATE" : "ALTER TABLE", relation_display(*rv)));
       }

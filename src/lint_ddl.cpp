@@ -21,8 +21,9 @@ void report_row(FileAnalysis& a, LineCol pos, const char* key, std::string messa
                 std::optional<Severity> severity = std::nullopt) {
   const LockTableRow* row = lock_row(key);
   std::string advice = row != nullptr && row->safer != "-" ? row->safer : std::string();
-  a.report(row != nullptr ? row->rule : std::string("table-rewrite"), pos, std::move(message), severity,
-           std::move(advice));
+  // The table's rule ids are checked against the registry by a unit test (LintDoc).
+  auto rule = row != nullptr ? lint_rule_from_id(row->rule) : std::nullopt;
+  a.report(rule.value_or(Code::lint_table_rewrite), pos, std::move(message), severity, std::move(advice));
 }
 
 const char* object_word(const std::string& objtype) {
@@ -88,7 +89,7 @@ bool check_alter_table_subcommand(FileAnalysis& a, const Stmt& s, const Json& rv
   }
   if (subtype == "AT_DropConstraint") {
     if (str(cmd, "behavior") == "DROP_CASCADE" && !is_new) {
-      a.report("drop-cascade", pos,
+      a.report(Code::lint_drop_cascade, pos,
                fmt::format("DROP CONSTRAINT {} CASCADE on {} also drops the foreign keys that depend on it",
                            str(cmd, "name"), target));
     }
@@ -129,12 +130,12 @@ void check_alter_composite_type(FileAnalysis& a, const Stmt& s) {
     if (cmd == nullptr) continue;
     std::string subtype = str(*cmd, "subtype");
     if (subtype == "AT_DropColumn") {
-      a.report("drop-column", a.stmt_pos(s),
+      a.report(Code::lint_drop_column, a.stmt_pos(s),
                fmt::format("ALTER TYPE {} DROP ATTRIBUTE {} deletes that field from every value of the type, in "
                            "every table using it",
                            relation_display(rv), str(*cmd, "name")));
     } else if (subtype == "AT_AlterColumnType") {
-      a.report("alter-column-type", a.stmt_pos(s),
+      a.report(Code::lint_alter_column_type, a.stmt_pos(s),
                fmt::format("ALTER TYPE {} ALTER ATTRIBUTE {} TYPE rewrites every table using the type",
                            relation_display(rv), str(*cmd, "name")));
     }
@@ -283,7 +284,7 @@ void check_not_in_transaction(FileAnalysis& a, const Stmt& s) {
 }  // namespace
 
 void report_concurrently(FileAnalysis& a, const Stmt& s, const std::string& what) {
-  a.report("concurrently-in-transaction", a.stmt_pos(s),
+  a.report(Code::lint_concurrently_in_transaction, a.stmt_pos(s),
            s.in_do ? fmt::format("{} cannot run inside a DO block", what)
            : a.transactional()
                ? fmt::format("{} cannot run inside a transaction block; this file has no `-- mgr:no-transaction`", what)
@@ -323,19 +324,19 @@ void check_more_statements(FileAnalysis& a, const Stmt& s) {
   } else if (k == "AlterEnumStmt") {
     const Json& names = field(b, "typeName");
     if (!field(b, "oldVal").is_null() && a.new_types.count(names_key(names)) == 0) {
-      a.report("rename-column", a.stmt_pos(s),
+      a.report(Code::lint_rename_column, a.stmt_pos(s),
                fmt::format("ALTER TYPE {} RENAME VALUE '{}' TO '{}' breaks running code that writes or compares the "
                            "old label",
                            names_display(names), str(b, "oldVal"), str(b, "newVal")));
     }
   } else if (k == "DropOwnedStmt") {
-    a.report("drop-cascade", a.stmt_pos(s),
+    a.report(Code::lint_drop_cascade, a.stmt_pos(s),
              "DROP OWNED drops every object the roles own in this database, tables and their rows included");
   } else if (k == "AlterObjectSchemaStmt") {
     std::string type = str(b, "objectType");
     const Json& rv = field(b, "relation");
     if ((type == "OBJECT_TABLE" || type == "OBJECT_VIEW" || type == "OBJECT_MATVIEW") && !is_new_relation(a, rv)) {
-      a.report("rename-table", a.stmt_pos(s),
+      a.report(Code::lint_rename_table, a.stmt_pos(s),
                fmt::format("SET SCHEMA {} moves {}: running code that names it without the new schema breaks",
                            str(b, "newschema"), relation_display(rv)));
     }

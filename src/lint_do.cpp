@@ -223,7 +223,7 @@ class BodyWalker {
     parent.do_pos = pos(lineno);
     auto parsed = parse_sql(sql);
     if (parsed.error) {
-      m_a.report("parse-error", parent.do_pos, fmt::format("{} in a PL/pgSQL body does not parse: {}", what,
+      m_a.report(Code::lint_parse_error, parent.do_pos, fmt::format("{} in a PL/pgSQL body does not parse: {}", what,
                                                            parsed.error->message));
       return;
     }
@@ -244,12 +244,12 @@ class BodyWalker {
       }
       // A literal that does not parse fails at run time; placeholders may be the cause otherwise.
       if (parsed.error && !builder.used_placeholders()) {
-        m_a.report("parse-error", pos(lineno),
+        m_a.report(Code::lint_parse_error, pos(lineno),
                    fmt::format("the string EXECUTE runs does not parse: {}", parsed.error->message));
         return;
       }
     }
-    m_a.report("dynamic-sql", pos(lineno),
+    m_a.report(Code::lint_dynamic_sql, pos(lineno),
                fmt::format("EXECUTE of a string that cannot be rebuilt cannot be checked: {}",
                            expr.size() > 60 ? expr.substr(0, 57) + "..." : expr));
   }
@@ -279,7 +279,7 @@ void find_calls(FileAnalysis& a, const Json& node, std::vector<std::string>& out
 void lint_plpgsql_body(FileAnalysis& a, const Stmt& at, const std::string& body, int body_line) {
   auto parsed = parse_plpgsql_body(body);
   if (parsed.error) {
-    a.report("parse-error", a.stmt_pos(at), fmt::format("PL/pgSQL body does not parse: {}", *parsed.error));
+    a.report(Code::lint_parse_error, a.stmt_pos(at), fmt::format("PL/pgSQL body does not parse: {}", *parsed.error));
     return;
   }
   BodyWalker walker(a, at, body_line);
@@ -308,7 +308,7 @@ void check_do_block(FileAnalysis& a, const Stmt& s) {
     }
   }
   if (language != "plpgsql") {
-    a.report("dynamic-sql", a.stmt_pos(s), fmt::format("DO block in LANGUAGE {} cannot be checked", language));
+    a.report(Code::lint_dynamic_sql, a.stmt_pos(s), fmt::format("DO block in LANGUAGE {} cannot be checked", language));
     return;
   }
   lint_plpgsql_body(a, s, body, body_line);

@@ -30,7 +30,7 @@ struct Stmt {
 
 // A `NOT VALID` constraint added earlier in the file, by "table.constraint".
 struct NotValidConstraint {
-  std::string rule;  // the rule a same-transaction VALIDATE falls under
+  Code rule;  // the rule a same-transaction VALIDATE falls under
   std::optional<std::string> not_null_column;  // CHECK (col IS NOT NULL)
 };
 
@@ -78,9 +78,9 @@ class FileAnalysis {
   // Severity defaults to the rule's. Findings of rules that do not apply
   // under the settings (down files) are dropped here.
   // `advice` replaces the rule's advice when the finding knows a more precise one.
-  void report(const std::string& rule, LineCol pos, std::string message,
-              std::optional<Severity> severity = std::nullopt, std::string advice = {});
-  std::vector<LintFinding>& findings() { return m_findings; }
+  void report(Code rule, LineCol pos, std::string message, std::optional<Severity> severity = std::nullopt,
+              std::string advice = {});
+  std::vector<Diagnostic>& findings() { return m_findings; }
 
   // Objects created earlier in this file: new and empty, so the lock and
   // data-loss rules do not apply to them. Keys are "schema.name"; an
@@ -108,7 +108,7 @@ class FileAnalysis {
   LintSettings m_settings;
   LineIndex m_index;
   std::vector<std::size_t> m_line_starts;
-  std::vector<LintFinding> m_findings;
+  std::vector<Diagnostic> m_findings;
 };
 
 // lint_rules.cpp: every rule that looks at one statement.

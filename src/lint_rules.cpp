@@ -117,11 +117,11 @@ void check_column_type(FileAnalysis& a, const Stmt& s, const std::string& column
   std::string t = type_name(type);
   LineCol pos = a.node_pos(s, type);
   if (t == "pg_catalog.timestamp") {
-    a.report("prefer-timestamptz", pos, fmt::format("column {} is timestamp without time zone", column));
+    a.report(Code::lint_prefer_timestamptz, pos, fmt::format("column {} is timestamp without time zone", column));
   } else if (t == "pg_catalog.varchar" && !field(type, "typmods").is_null()) {
-    a.report("prefer-text-over-varchar", pos, fmt::format("column {} is varchar(n)", column));
+    a.report(Code::lint_prefer_text_over_varchar, pos, fmt::format("column {} is varchar(n)", column));
   } else if (is_id && is_small_id_type(t)) {
-    a.report("prefer-bigint-id", pos,
+    a.report(Code::lint_prefer_bigint_id, pos,
              fmt::format("id column {} is a 32-bit {}", column, t.substr(t.find('.') + 1)));
   }
 }
@@ -142,7 +142,7 @@ void check_create_table(FileAnalysis& a, const Stmt& s) {
   a.new_tables.insert(key);
   // In a transaction the file is all-or-nothing: a re-run never finds a half-made table.
   if (!flag(b, "if_not_exists") && !a.in_transaction()) {
-    a.report("missing-if-not-exists", a.stmt_pos(s),
+    a.report(Code::lint_missing_if_not_exists, a.stmt_pos(s),
              fmt::format("CREATE TABLE {} without IF NOT EXISTS in a no-transaction file", relation_display(rv)));
   }
   std::set<std::string> pk_columns;
@@ -192,25 +192,25 @@ void check_add_column(FileAnalysis& a, const Stmt& s, const Json& rv, const Json
       default_expr = &field(*con, "raw_expr");
     } else if (type_of == "CONSTR_IDENTITY" || type_of == "CONSTR_GENERATED") {
       fills_values = true;
-      a.report("add-column-volatile-default", cpos,
+      a.report(Code::lint_add_column_volatile_default, cpos,
                fmt::format("ADD COLUMN {}.{} as {} column rewrites the table", table, name,
                            type_of == "CONSTR_IDENTITY" ? "an identity" : "a stored generated"));
     } else if (type_of == "CONSTR_PRIMARY") {
-      a.report("add-primary-key-existing-table", cpos,
+      a.report(Code::lint_add_primary_key_existing_table, cpos,
                fmt::format("ADD COLUMN {}.{} PRIMARY KEY builds an index on existing table {}", table, name, table));
     } else if (type_of == "CONSTR_UNIQUE") {
-      a.report("add-unique-constraint", cpos,
+      a.report(Code::lint_add_unique_constraint, cpos,
                fmt::format("ADD COLUMN {}.{} UNIQUE builds an index while blocking writes", table, name));
     } else if (type_of == "CONSTR_FOREIGN") {
-      a.report("add-foreign-key-without-not-valid", cpos,
+      a.report(Code::lint_add_foreign_key_without_not_valid, cpos,
                fmt::format("ADD COLUMN {}.{} REFERENCES validates existing rows while blocking writes", table, name));
     } else if (type_of == "CONSTR_CHECK") {
-      a.report("add-check-without-not-valid", cpos,
+      a.report(Code::lint_add_check_without_not_valid, cpos,
                fmt::format("ADD COLUMN {}.{} CHECK scans existing rows under an ACCESS EXCLUSIVE lock", table, name));
     }
   }
   if (is_serial_type(type_name(type))) {
-    a.report("add-column-volatile-default", pos,
+    a.report(Code::lint_add_column_volatile_default, pos,
              fmt::format("ADD COLUMN {}.{} {} fills every row from a sequence: table rewrite", table, name,
                          type_name(type)));
   }
@@ -220,21 +220,21 @@ void check_add_column(FileAnalysis& a, const Stmt& s, const Json& rv, const Json
     std::string culprit;
     classify(a, *default_expr, v, culprit);
     if (a.settings().pg_version < 11) {
-      a.report("add-column-volatile-default", pos,
+      a.report(Code::lint_add_column_volatile_default, pos,
                fmt::format("ADD COLUMN {}.{} with a DEFAULT rewrites the table before PostgreSQL 11 (lint_pg_version {})",
                            table, name, a.settings().pg_version));
     } else if (v == Volatility::volatile_) {
-      a.report("add-column-volatile-default", pos,
+      a.report(Code::lint_add_column_volatile_default, pos,
                fmt::format("ADD COLUMN {}.{} DEFAULT {}() is volatile: table rewrite", table, name, culprit));
     } else if (v == Volatility::unknown) {
-      a.report("add-column-volatile-default", pos,
+      a.report(Code::lint_add_column_volatile_default, pos,
                fmt::format("ADD COLUMN {}.{} DEFAULT uses {}{}, which may be volatile (table rewrite if so)", table,
                            name, culprit, culprit == "a subquery" ? "" : "()"),
                Severity::warning);
     }
   }
   if (not_null && !fills_values) {
-    a.report("add-column-not-null-no-default", pos,
+    a.report(Code::lint_add_column_not_null_no_default, pos,
              fmt::format("ADD COLUMN {}.{} NOT NULL without a default fails if {} has rows", table, name, table));
   }
 }
@@ -251,7 +251,7 @@ void check_alter_column_type(FileAnalysis& a, const Stmt& s, const std::string& 
   bool stringish = type == "text" || type == "pg_catalog.varchar";
   bool widening = stringish || type == "pg_catalog.numeric";
   if (widening && !has_using) {
-    a.report("alter-column-type", a.stmt_pos(s),
+    a.report(Code::lint_alter_column_type, a.stmt_pos(s),
              fmt::format("ALTER COLUMN {}.{} TYPE {}: no rewrite only if the column already is {} and the new type "
                          "only raises or removes a limit; anything else rewrites the table under an ACCESS EXCLUSIVE "
                          "lock",
@@ -259,7 +259,7 @@ void check_alter_column_type(FileAnalysis& a, const Stmt& s, const std::string& 
              Severity::warning);
     return;
   }
-  a.report("alter-column-type", a.stmt_pos(s),
+  a.report(Code::lint_alter_column_type, a.stmt_pos(s),
            fmt::format("ALTER COLUMN {}.{} TYPE {} rewrites the table under an ACCESS EXCLUSIVE lock", table, name,
                        type));
 }
@@ -281,18 +281,18 @@ void check_add_constraint(FileAnalysis& a, const Stmt& s, const Json& rv, const 
   std::string conname = str(con, "conname");
   LineCol pos = a.node_pos(s, con);
   bool not_valid = flag(con, "skip_validation");
-  const char* rule = contype == "CONSTR_FOREIGN" ? "add-foreign-key-without-not-valid"
-                     : contype == "CONSTR_CHECK" ? "add-check-without-not-valid"
-                                                 : nullptr;
-  if (rule != nullptr) {
+  const auto rule = contype == "CONSTR_FOREIGN" ? std::optional(Code::lint_add_foreign_key_without_not_valid)
+                    : contype == "CONSTR_CHECK" ? std::optional(Code::lint_add_check_without_not_valid)
+                                                : std::nullopt;
+  if (rule) {
     auto nn_column = contype == "CONSTR_CHECK" ? not_null_check_column(con) : std::nullopt;
     if (not_valid) {
-      if (!conname.empty()) a.not_valid_constraints[key + "." + conname] = NotValidConstraint{rule, nn_column};
+      if (!conname.empty()) a.not_valid_constraints[key + "." + conname] = NotValidConstraint{*rule, nn_column};
     } else {
       if (nn_column) a.not_null_checked.insert(key + "." + *nn_column);
       if (contype == "CONSTR_CHECK") a.checked_tables.insert(key);
       if (!is_new) {
-        a.report(rule, pos,
+        a.report(*rule, pos,
                  fmt::format("ADD {} {} on {} without NOT VALID checks every row under lock",
                              contype == "CONSTR_FOREIGN" ? "FOREIGN KEY" : "CHECK",
                              conname.empty() ? std::string("(unnamed)") : conname, table));
@@ -303,14 +303,14 @@ void check_add_constraint(FileAnalysis& a, const Stmt& s, const Json& rv, const 
   if (contype == "CONSTR_PRIMARY") a.keyed_tables.insert(key);
   if (is_new || !str(con, "indexname").empty()) return;  // USING INDEX: the index already exists
   if (contype == "CONSTR_EXCLUSION") {
-    a.report("add-exclusion-constraint", pos,
+    a.report(Code::lint_add_exclusion_constraint, pos,
              fmt::format("ADD EXCLUDE on {} builds an index under an ACCESS EXCLUSIVE lock (no concurrent form exists)",
                          table));
   } else if (contype == "CONSTR_UNIQUE") {
-    a.report("add-unique-constraint", pos,
+    a.report(Code::lint_add_unique_constraint, pos,
              fmt::format("ADD UNIQUE on {} builds an index while blocking writes", table));
   } else if (contype == "CONSTR_PRIMARY") {
-    a.report("add-primary-key-existing-table", pos,
+    a.report(Code::lint_add_primary_key_existing_table, pos,
              fmt::format("ADD PRIMARY KEY on existing table {} builds an index while blocking the table", table));
   }
 }
@@ -348,7 +348,7 @@ void check_alter_table(FileAnalysis& a, const Stmt& s) {
     if (check_alter_table_subcommand(a, s, rv, *cmd, is_new)) continue;
     if (subtype == "AT_DropColumn") {
       if (!is_new && a.new_columns.count(key + "." + name) == 0) {
-        a.report("drop-column", pos, fmt::format("DROP COLUMN {}.{} deletes the column's data", table, name));
+        a.report(Code::lint_drop_column, pos, fmt::format("DROP COLUMN {}.{} deletes the column's data", table, name));
       }
     } else if (subtype == "AT_AlterColumnType") {
       if (const Json* col = as(def, "ColumnDef")) check_column_type(a, s, name, field(*col, "typeName"), false);
@@ -361,7 +361,7 @@ void check_alter_table(FileAnalysis& a, const Stmt& s) {
       auto it = a.not_valid_constraints.find(key + "." + name);
       if (it == a.not_valid_constraints.end()) continue;
       if (it->second.not_null_column) a.not_null_checked.insert(key + "." + *it->second.not_null_column);
-      if (it->second.rule == "add-check-without-not-valid") a.checked_tables.insert(key);
+      if (it->second.rule == Code::lint_add_check_without_not_valid) a.checked_tables.insert(key);
       // One transaction holds the ADD's lock until the end: the split gains nothing.
       if (a.in_transaction() && !is_new) {
         a.report(it->second.rule, pos,
@@ -372,7 +372,7 @@ void check_alter_table(FileAnalysis& a, const Stmt& s) {
     } else if (subtype == "AT_SetNotNull") {
       bool proven = a.settings().pg_version >= 12 && a.not_null_checked.count(key + "." + name) != 0;
       if (!is_new && !proven) {
-        a.report("set-not-null", pos,
+        a.report(Code::lint_set_not_null, pos,
                  fmt::format("SET NOT NULL on {}.{} scans the table under an ACCESS EXCLUSIVE lock", table, name));
       }
     }
@@ -391,13 +391,13 @@ void check_index(FileAnalysis& a, const Stmt& s) {
   if (flag(b, "concurrent")) {
     if (a.in_transaction() || s.in_do) report_concurrently(a, s, what);
   } else if (!is_new_table(a, rv) && !only_parent) {
-    a.report("index-not-concurrent", a.stmt_pos(s),
+    a.report(Code::lint_index_not_concurrent, a.stmt_pos(s),
              fmt::format("CREATE INDEX {}on {} without CONCURRENTLY blocks writes while it builds",
                          idx.empty() ? "" : idx + " ", relation_display(rv)));
   }
   // IF NOT EXISTS would keep an invalid index left by a failed concurrent build.
   if (!flag(b, "if_not_exists") && !flag(b, "concurrent") && !idx.empty() && !a.in_transaction()) {
-    a.report("missing-if-not-exists", a.stmt_pos(s), fmt::format("CREATE INDEX {} without IF NOT EXISTS", idx));
+    a.report(Code::lint_missing_if_not_exists, a.stmt_pos(s), fmt::format("CREATE INDEX {} without IF NOT EXISTS", idx));
   }
 }
 
@@ -418,7 +418,7 @@ void check_drop_cascade(FileAnalysis& a, const Stmt& s, const std::string& type,
   }
   std::string what = type.rfind("OBJECT_", 0) == 0 ? type.substr(7) : type;
   std::replace(what.begin(), what.end(), '_', ' ');
-  a.report("drop-cascade", a.stmt_pos(s),
+  a.report(Code::lint_drop_cascade, a.stmt_pos(s),
            fmt::format("DROP {} {} CASCADE also drops every object that depends on it (defaults, views, indexes, "
                        "constraints, even columns), none of them named here",
                        what, name));
@@ -432,13 +432,13 @@ void check_drop(FileAnalysis& a, const Stmt& s) {
     if (type == "OBJECT_TABLE") {
       const Json& names = items(obj);
       if (a.new_tables.count(names_key(names)) == 0) {
-        a.report("drop-table", pos, fmt::format("DROP TABLE {} deletes the table and all its rows", names_display(names)));
+        a.report(Code::lint_drop_table, pos, fmt::format("DROP TABLE {} deletes the table and all its rows", names_display(names)));
       }
     } else if (type == "OBJECT_SCHEMA") {
       std::string name = as(obj, "String") != nullptr ? str(*as(obj, "String"), "sval") : std::string();
       // RESTRICT (the default) refuses unless the schema is empty.
       if (a.new_schemas.count(name) == 0 && str(b, "behavior") == "DROP_CASCADE") {
-        a.report("drop-schema", pos,
+        a.report(Code::lint_drop_schema, pos,
                  fmt::format("DROP SCHEMA {}{} deletes the schema", name,
                              str(b, "behavior") == "DROP_CASCADE" ? " CASCADE" : ""));
       }
@@ -448,7 +448,7 @@ void check_drop(FileAnalysis& a, const Stmt& s) {
       if (flag(b, "concurrent")) {
         if (a.in_transaction() || s.in_do) report_concurrently(a, s, what);
       } else if (a.new_indexes.count(names_key(names)) == 0) {
-        a.report("drop-index-not-concurrent", pos,
+        a.report(Code::lint_drop_index_not_concurrent, pos,
                  fmt::format("DROP INDEX {} without CONCURRENTLY takes an ACCESS EXCLUSIVE lock", names_display(names)));
       }
     } else if (type == "OBJECT_TYPE" || type == "OBJECT_DOMAIN") {
@@ -456,7 +456,7 @@ void check_drop(FileAnalysis& a, const Stmt& s) {
       const Json& names = tn != nullptr ? field(*tn, "names") : items(obj);
       // RESTRICT (the default) refuses while a column uses the type.
       if (a.new_types.count(names_key(names)) == 0 && str(b, "behavior") == "DROP_CASCADE") {
-        a.report("drop-type", pos,
+        a.report(Code::lint_drop_type, pos,
                  fmt::format("DROP {} {} deletes the type{}", type == "OBJECT_TYPE" ? "TYPE" : "DOMAIN",
                              names_display(names),
                              str(b, "behavior") == "DROP_CASCADE" ? " and every column using it" : ""));
@@ -477,7 +477,7 @@ void check_rename(FileAnalysis& a, const Stmt& s) {
       a.new_tables.insert(relation_key(rv).substr(0, relation_key(rv).rfind('.') + 1) + str(b, "newname"));
       return;
     }
-    a.report("rename-table", a.stmt_pos(s),
+    a.report(Code::lint_rename_table, a.stmt_pos(s),
              fmt::format("RENAME {} {} TO {} breaks running code using the old name",
                          type == "OBJECT_TABLE" ? "TABLE" : type == "OBJECT_VIEW" ? "VIEW" : "MATERIALIZED VIEW",
                          relation_display(rv), str(b, "newname")));
@@ -485,7 +485,7 @@ void check_rename(FileAnalysis& a, const Stmt& s) {
              a.new_columns.count(relation_key(rv) + "." + str(b, "subname")) == 0 &&
              (str(b, "relationType") == "OBJECT_TABLE" || str(b, "relationType") == "OBJECT_VIEW" ||
               str(b, "relationType") == "OBJECT_MATVIEW")) {
-    a.report("rename-column", a.stmt_pos(s),
+    a.report(Code::lint_rename_column, a.stmt_pos(s),
              fmt::format("RENAME COLUMN {}.{} TO {} breaks running code using the old name", relation_display(rv),
                          str(b, "subname"), str(b, "newname")));
   }
@@ -516,7 +516,7 @@ std::string relation_list(const Json& relations) {
 // with several such statements is classified once.
 void report_transaction_control(FileAnalysis& a, const Stmt& s) {
   if (s.in_do) {
-    a.report("transaction-control", a.stmt_pos(s), "transaction control inside a DO block: mgr controls the transaction");
+    a.report(Code::lint_transaction_control, a.stmt_pos(s), "transaction control inside a DO block: mgr controls the transaction");
     return;
   }
   thread_local std::string cached_sql;
@@ -533,22 +533,99 @@ void report_transaction_control(FileAnalysis& a, const Stmt& s) {
     if (t.offset != s.offset || (refused && t.fate != TransactionStatement::Fate::refused)) continue;
     switch (t.fate) {
       case TransactionStatement::Fate::folded:
-        a.report("transaction-control", a.stmt_pos(s),
+        a.report(Code::lint_transaction_control, a.stmt_pos(s),
                  fmt::format("{} folded into mgr's transaction: the whole file runs as one transaction, this "
                              "statement is not sent", t.text),
                  Severity::warning);
         break;
       case TransactionStatement::Fate::kept:
         if (a.transactional()) {
-          a.report("transaction-control", a.stmt_pos(s),
+          a.report(Code::lint_transaction_control, a.stmt_pos(s),
                    fmt::format("{} runs inside mgr's transaction", t.text), Severity::warning);
         }
         break;
       case TransactionStatement::Fate::refused:
-        a.report("transaction-control", a.stmt_pos(s),
+        a.report(Code::lint_transaction_control, a.stmt_pos(s),
                  fmt::format("{}: {}; apply and rollback refuse the file whatever the lint policy", t.text, t.reason));
         break;
     }
+  }
+}
+
+void check_reindex(FileAnalysis& a, const Stmt& s) {
+  const Json& b = *s.body;
+  bool concurrently = false;
+  for (const auto& p : field(b, "params")) {
+    if (const Json* d = as(p, "DefElem"); d != nullptr && str(*d, "defname") == "concurrently") concurrently = true;
+  }
+  const Json& rv = field(b, "relation");
+  std::string target = rv.is_null() ? str(b, "name") : relation_display(rv);
+  if (concurrently) {
+    if (a.in_transaction() || s.in_do) report_concurrently(a, s, fmt::format("REINDEX CONCURRENTLY {}", target));
+  } else if (!(str(b, "kind") == "REINDEX_OBJECT_TABLE" && is_new_table(a, rv)) &&
+             a.new_indexes.count(rv.is_null() ? std::string() : relation_key(rv)) == 0) {
+    a.report(Code::lint_reindex_not_concurrent, a.stmt_pos(s),
+             fmt::format("REINDEX {} without CONCURRENTLY blocks writes", target));
+  }
+}
+
+// VACUUM FULL, CLUSTER and LOCK TABLE on existing tables: an ACCESS EXCLUSIVE lock for the duration.
+void check_exclusive_lock_commands(FileAnalysis& a, const Stmt& s) {
+  const Json& b = *s.body;
+  if (s.kind == "VacuumStmt") {
+    bool full = false;
+    for (const auto& o : field(b, "options")) {
+      if (const Json* d = as(o, "DefElem"); d != nullptr && str(*d, "defname") == "full") full = true;
+    }
+    if (full && flag(b, "is_vacuumcmd") && !all_new(a, field(b, "rels"), "VacuumRelation")) {
+      a.report(Code::lint_vacuum_full, a.stmt_pos(s), "VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock");
+    }
+  } else if (s.kind == "ClusterStmt") {
+    const Json& rv = field(b, "relation");
+    if (rv.is_null() || !is_new_table(a, rv)) {
+      a.report(Code::lint_cluster, a.stmt_pos(s),
+               fmt::format("CLUSTER {}rewrites the table under an ACCESS EXCLUSIVE lock",
+                           rv.is_null() ? "" : relation_display(rv) + " "));
+    }
+  } else if (s.kind == "LockStmt") {
+    if (!all_new(a, field(b, "relations"), "RangeVar")) {
+      a.report(Code::lint_lock_table, a.stmt_pos(s),
+               fmt::format("LOCK TABLE {} blocks other sessions until the migration commits",
+                           relation_list(field(b, "relations"))));
+    }
+  }
+}
+
+// Types and schemas created here (new, so the rules leave them alone), enum
+// labels added in this transaction, and CREATE ... without IF NOT EXISTS in a
+// no-transaction file.
+void check_creates(FileAnalysis& a, const Stmt& s) {
+  const Json& b = *s.body;
+  const std::string& k = s.kind;
+  auto if_not_exists = [&](const std::string& what) {
+    if (!flag(b, "if_not_exists") && !a.in_transaction()) {
+      a.report(Code::lint_missing_if_not_exists, a.stmt_pos(s), fmt::format("CREATE {} without IF NOT EXISTS", what));
+    }
+  };
+  if (k == "AlterEnumStmt") {
+    std::string label = str(b, "newVal");
+    if (!label.empty() && field(b, "oldVal").is_null() && a.in_transaction()) {
+      a.enum_values_added.push_back(
+          EnumValueAdded{label, names_display(field(b, "typeName")), a.stmt_pos(s), false});
+    }
+  } else if (k == "CreateEnumStmt") {
+    a.new_types.insert(names_key(field(b, "typeName")));
+  } else if (k == "CreateDomainStmt") {
+    a.new_types.insert(names_key(field(b, "domainname")));
+  } else if (k == "CompositeTypeStmt") {
+    a.new_types.insert(relation_key(field(b, "typevar")));
+  } else if (k == "CreateSchemaStmt") {
+    a.new_schemas.insert(str(b, "schemaname"));
+    if_not_exists("SCHEMA " + str(b, "schemaname"));
+  } else if (k == "CreateSeqStmt") {
+    if_not_exists("SEQUENCE " + relation_display(field(b, "sequence")));
+  } else if (k == "CreateExtensionStmt") {
+    if_not_exists("EXTENSION " + str(b, "extname"));
   }
 }
 
@@ -571,79 +648,22 @@ void check_statement(FileAnalysis& a, const Stmt& s) {
   } else if (k == "DropStmt") {
     check_drop(a, s);
   } else if (k == "DropdbStmt") {
-    a.report("drop-database", a.stmt_pos(s), fmt::format("DROP DATABASE {}", str(b, "dbname")));
+    a.report(Code::lint_drop_database, a.stmt_pos(s), fmt::format("DROP DATABASE {}", str(b, "dbname")));
   } else if (k == "TruncateStmt") {
     if (!all_new(a, field(b, "relations"), "RangeVar")) {
-      a.report("truncate", a.stmt_pos(s),
+      a.report(Code::lint_truncate, a.stmt_pos(s),
                fmt::format("TRUNCATE {} deletes every row", relation_list(field(b, "relations"))));
     }
   } else if (k == "RenameStmt") {
     check_rename(a, s);
   } else if (k == "ReindexStmt") {
-    bool concurrently = false;
-    for (const auto& p : field(b, "params")) {
-      if (const Json* d = as(p, "DefElem"); d != nullptr && str(*d, "defname") == "concurrently") concurrently = true;
-    }
-    const Json& rv = field(b, "relation");
-    std::string target = rv.is_null() ? str(b, "name") : relation_display(rv);
-    if (concurrently) {
-      if (a.in_transaction() || s.in_do) report_concurrently(a, s, fmt::format("REINDEX CONCURRENTLY {}", target));
-    } else if (!(str(b, "kind") == "REINDEX_OBJECT_TABLE" && is_new_table(a, rv)) &&
-               a.new_indexes.count(rv.is_null() ? std::string() : relation_key(rv)) == 0) {
-      a.report("reindex-not-concurrent", a.stmt_pos(s),
-               fmt::format("REINDEX {} without CONCURRENTLY blocks writes", target));
-    }
-  } else if (k == "VacuumStmt") {
-    bool full = false;
-    for (const auto& o : field(b, "options")) {
-      if (const Json* d = as(o, "DefElem"); d != nullptr && str(*d, "defname") == "full") full = true;
-    }
-    if (full && flag(b, "is_vacuumcmd") && !all_new(a, field(b, "rels"), "VacuumRelation")) {
-      a.report("vacuum-full", a.stmt_pos(s), "VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock");
-    }
-  } else if (k == "ClusterStmt") {
-    const Json& rv = field(b, "relation");
-    if (rv.is_null() || !is_new_table(a, rv)) {
-      a.report("cluster", a.stmt_pos(s),
-               fmt::format("CLUSTER {}rewrites the table under an ACCESS EXCLUSIVE lock",
-                           rv.is_null() ? "" : relation_display(rv) + " "));
-    }
-  } else if (k == "LockStmt") {
-    if (!all_new(a, field(b, "relations"), "RangeVar")) {
-      a.report("lock-table", a.stmt_pos(s),
-               fmt::format("LOCK TABLE {} blocks other sessions until the migration commits",
-                           relation_list(field(b, "relations"))));
-    }
+    check_reindex(a, s);
+  } else if (k == "VacuumStmt" || k == "ClusterStmt" || k == "LockStmt") {
+    check_exclusive_lock_commands(a, s);
   } else if (k == "TransactionStmt") {
     report_transaction_control(a, s);
-  } else if (k == "AlterEnumStmt") {
-    std::string label = str(b, "newVal");
-    if (!label.empty() && field(b, "oldVal").is_null() && a.in_transaction()) {
-      a.enum_values_added.push_back(
-          EnumValueAdded{label, names_display(field(b, "typeName")), a.stmt_pos(s), false});
-    }
-  } else if (k == "CreateEnumStmt") {
-    a.new_types.insert(names_key(field(b, "typeName")));
-  } else if (k == "CreateDomainStmt") {
-    a.new_types.insert(names_key(field(b, "domainname")));
-  } else if (k == "CompositeTypeStmt") {
-    a.new_types.insert(relation_key(field(b, "typevar")));
-  } else if (k == "CreateSchemaStmt") {
-    a.new_schemas.insert(str(b, "schemaname"));
-    if (!flag(b, "if_not_exists") && !a.in_transaction()) {
-      a.report("missing-if-not-exists", a.stmt_pos(s),
-               fmt::format("CREATE SCHEMA {} without IF NOT EXISTS", str(b, "schemaname")));
-    }
-  } else if (k == "CreateSeqStmt") {
-    if (!flag(b, "if_not_exists") && !a.in_transaction()) {
-      a.report("missing-if-not-exists", a.stmt_pos(s),
-               fmt::format("CREATE SEQUENCE {} without IF NOT EXISTS", relation_display(field(b, "sequence"))));
-    }
-  } else if (k == "CreateExtensionStmt") {
-    if (!flag(b, "if_not_exists") && !a.in_transaction()) {
-      a.report("missing-if-not-exists", a.stmt_pos(s),
-               fmt::format("CREATE EXTENSION {} without IF NOT EXISTS", str(b, "extname")));
-    }
+  } else {
+    check_creates(a, s);
   }
   check_more_statements(a, s);
 }
@@ -662,7 +682,7 @@ void find_labels(FileAnalysis& a, const Stmt& s, const Json& node) {
       for (auto& added : a.enum_values_added) {
         if (added.reported || added.label != value) continue;
         added.reported = true;
-        a.report("enum-value-added-and-used", a.node_pos(s, *c),
+        a.report(Code::lint_enum_value_added_and_used, a.node_pos(s, *c),
                  fmt::format("enum value '{}' added to {} at line {} is used in the same transaction", value,
                              added.type_name, added.pos.line));
       }

@@ -29,77 +29,106 @@ std::string no_transaction_way_out(const MigrationFile& file) {
          "`-- mgr:no-transaction` (explicit BEGIN/COMMIT blocks then group its statements)";
 }
 
+Diagnostic problem(Code code, const std::string& migration_id, std::string message, std::string hint) {
+  Diagnostic d;
+  d.code = code;
+  d.migration = migration_id;
+  d.message = std::move(message);
+  d.hint = std::move(hint);
+  return d;
+}
+
+Diagnostic file_problem(Code code, const std::string& migration_id, const MigrationFile& file, int line, int column,
+                        std::string message, std::string hint) {
+  auto d = problem(code, migration_id, std::move(message), std::move(hint));
+  d.file = file.path;
+  d.line = line;
+  d.column = column;
+  return d;
+}
+
 }  // namespace
 
-bool FileCheck::parse_error() const {
-  return std::any_of(problems.begin(), problems.end(), [](const Problem& p) { return p.code == "parse-error"; });
-}
+bool FileCheck::parse_error() const { return has_code(problems, Code::parse_error); }
 
 FileCheck check_migration_file(const std::string& migration_id, const MigrationFile& file, FileRole role) {
   FileCheck out;
-  const auto path = file.path.string();
   auto control = analyse_transaction_control(file.sql, !file.directives.no_transaction);
   if (control.error) {
-    out.problems.push_back({"parse-error", migration_id,
-                            path + ":" + std::to_string(control.error->pos.line) + ":" +
-                                std::to_string(control.error->pos.col) + ": does not parse: " + control.error->message});
+    out.problems.push_back(file_problem(Code::parse_error, migration_id, file, control.error->pos.line,
+                                        control.error->pos.col, "does not parse: " + control.error->message,
+                                        "fix the SQL at that position (PostgreSQL 15 grammar)"));
     return out;
   }
   if (control.statement_count == 0) {
     if (role == FileRole::up) {
-      out.problems.push_back({"empty-migration", migration_id,
-                              path + " contains no SQL statement (only comments); write it or delete it"});
+      out.problems.push_back(file_problem(Code::empty_migration, migration_id, file, 0, 0,
+                                          "contains no SQL statement (only comments); write it or delete it",
+                                          "apply refuses it: write the migration's SQL, or delete the file"));
     } else {
-      out.problems.push_back({"empty-down", migration_id,
-                              path + " contains no SQL statement (only comments): a rollback would remove the "
-                                     "history row and undo nothing; write the SQL that undoes the migration, or "
-                                     "delete the file"});
+      // A warning: apply is not affected, and rollback refuses any problem of its down file.
+      auto d = file_problem(Code::empty_down, migration_id, file, 0, 0,
+                            "contains no SQL statement (only comments): a rollback would remove the history row "
+                            "and undo nothing; write the SQL that undoes the migration, or delete the file",
+                            "rollback refuses it");
+      d.severity = Severity::warning;
+      out.problems.push_back(std::move(d));
     }
     return out;
   }
   for (const auto& t : control.statements) {
-    auto where = path + ":" + std::to_string(t.pos.line);
-    if (t.fate == TransactionStatement::Fate::folded) out.folded.push_back(where + " " + t.text);
+    if (t.fate == TransactionStatement::Fate::folded) {
+      out.folded.push_back(file.path.string() + ":" + std::to_string(t.pos.line) + " " + t.text);
+    }
     if (t.fate == TransactionStatement::Fate::refused) {
-      out.problems.push_back({"transaction-control", migration_id,
-                              where + ": " + t.text + ": " + t.reason + "; nothing runs. " +
-                                  no_transaction_way_out(file)});
+      out.problems.push_back(file_problem(
+          Code::transaction_control, migration_id, file, t.pos.line, 0,
+          t.text + ": " + t.reason + "; nothing runs. " + no_transaction_way_out(file),
+          "apply and rollback refuse this file whatever the lint policy (docs/migrations.md)"));
     }
   }
   return out;
 }
 
-std::vector<Problem> check_history(const Catalog& catalog, const std::string& env,
-                                   const std::vector<HistoryRow>& applied) {
-  std::vector<Problem> problems;
+std::vector<Diagnostic> check_history(const Catalog& catalog, const std::string& env,
+                                      const std::vector<HistoryRow>& applied) {
+  std::vector<Diagnostic> problems;
   std::set<std::string> other_envs;
   for (const auto& r : applied) {
     if (r.environment != env) other_envs.insert(r.environment);
   }
   for (const auto& other : other_envs) {
-    problems.push_back({"environment-mismatch", "",
-                        "this database's history records environment '" + other + "', not '" + env +
-                            "': the URL configured for '" + env + "' points at the database of '" + other +
-                            "'; fix the URL in the config"});
+    problems.push_back(problem(Code::environment_mismatch, "",
+                               "this database's history records environment '" + other + "', not '" + env +
+                                   "': the URL configured for '" + env + "' points at the database of '" + other +
+                                   "'; fix the URL in the config",
+                               "fix the url of '" + env + "' in environments.yaml"));
   }
   for (const auto& r : applied) {
     const Migration* m = catalog.find(r.migration_id);  // numeric: "1" is 0001
     if (!r.success) {
-      problems.push_back({"failed-migration", r.migration_id,
-                          r.migration_id + "_" + r.name + " failed in " + env + " at " + r.applied_at +
-                              ": the database may be half-changed. Inspect it, finish or undo the partial change by "
-                              "hand, then run `mgr repair " + env + "` and apply again"});
+      problems.push_back(problem(Code::failed_migration, r.migration_id,
+                                 r.migration_id + "_" + r.name + " failed in " + env + " at " + r.applied_at +
+                                     ": the database may be half-changed. Inspect it, finish or undo the partial "
+                                     "change by hand, then run `mgr repair " + env + "` and apply again",
+                                 "inspect the database, finish or undo the partial change by hand, then run `mgr "
+                                 "repair " + env + "`"));
       continue;
     }
     if (m == nullptr) {
-      problems.push_back({"missing-file", r.migration_id,
-                          r.migration_id + "_" + r.name + " is applied in " + env +
-                              " but its file is gone from the migrations directory; restore the file"});
+      problems.push_back(problem(Code::missing_file, r.migration_id,
+                                 r.migration_id + "_" + r.name + " is applied in " + env +
+                                     " but its file is gone from the migrations directory; restore the file",
+                                 "restore the file from version control; mgr cannot roll back or verify it without "
+                                 "it"));
     } else if (m->up.checksum != r.checksum) {
-      problems.push_back({"checksum-mismatch", r.migration_id,
-                          m->up.path.filename().string() + " changed after it was applied in " + env +
-                              ": recorded " + short_sum(r.checksum) + "..., file now " + short_sum(m->up.checksum) +
-                              "...; restore the file, or run `mgr repair " + env + "` if the edit is deliberate"});
+      problems.push_back(problem(Code::checksum_mismatch, r.migration_id,
+                                 m->up.path.filename().string() + " changed after it was applied in " + env +
+                                     ": recorded " + short_sum(r.checksum) + "..., file now " +
+                                     short_sum(m->up.checksum) + "...; restore the file, or run `mgr repair " + env +
+                                     "` if the edit is deliberate",
+                                 "restore the file as it was applied, or run `mgr repair " + env +
+                                     "` if the edit is deliberate"));
     }
   }
   return problems;
@@ -118,28 +147,34 @@ std::vector<const Migration*> pending_migrations(const Catalog& catalog, const s
   return out;
 }
 
-std::vector<Problem> check_gate(const std::vector<const Migration*>& candidates, const SourceHistory& source) {
-  std::vector<Problem> problems;
+std::vector<Diagnostic> check_gate(const std::vector<const Migration*>& candidates, const SourceHistory& source) {
+  std::vector<Diagnostic> problems;
   if (candidates.empty()) return problems;
   if (source.rows == nullptr) {
-    problems.push_back({"source-unreachable", "",
-                        "cannot check the promotion gate: '" + source.env + "' is unreachable (" + source.error +
-                            "); mgr will not promote without seeing it"});
+    problems.push_back(problem(Code::source_unreachable, "",
+                               "cannot check the promotion gate: '" + source.env + "' is unreachable (" +
+                                   source.error + "); mgr will not promote without seeing it",
+                               "make '" + source.env + "' reachable (url, network, credentials), then apply again"));
     return problems;
   }
   auto by_id = index_rows(*source.rows);
   for (const auto* m : candidates) {
     auto it = by_id.find(canonical_id(m->id));
     if (it == by_id.end()) {
-      problems.push_back({"not-in-source", m->id,
-                          m->label() + " has not been applied in " + source.env + "; apply it there first"});
+      problems.push_back(problem(Code::not_in_source, m->id,
+                                 m->label() + " has not been applied in " + source.env + "; apply it there first",
+                                 "run `mgr apply " + source.env + "` first"));
     } else if (!it->second->success) {
-      problems.push_back({"source-failed", m->id, m->label() + " failed in " + source.env + "; repair it there first"});
+      problems.push_back(problem(Code::source_failed, m->id,
+                                 m->label() + " failed in " + source.env + "; repair it there first",
+                                 "fix it in " + source.env + " and run `mgr repair " + source.env + "`"));
     } else if (it->second->checksum != m->up.checksum) {
-      problems.push_back({"source-checksum-differs", m->id,
-                          m->label() + " was applied in " + source.env + " with another checksum (" +
-                              short_sum(it->second->checksum) + "... there, " + short_sum(m->up.checksum) +
-                              "... in the file): the file changed after " + source.env + " got it"});
+      problems.push_back(problem(Code::source_checksum_differs, m->id,
+                                 m->label() + " was applied in " + source.env + " with another checksum (" +
+                                     short_sum(it->second->checksum) + "... there, " + short_sum(m->up.checksum) +
+                                     "... in the file): the file changed after " + source.env + " got it",
+                                 "restore the file as " + source.env + " ran it, or run `mgr repair " + source.env +
+                                     "` if the edit is deliberate"));
     }
   }
   return problems;
@@ -181,10 +216,13 @@ Plan make_plan(const PlanInput& in) {
   if (!in.allow_out_of_order && !plan.newest_applied.empty()) {
     for (const auto* m : plan.to_apply) {
       if (compare_ids(m->id, plan.newest_applied) < 0) {
-        plan.problems.push_back({"out-of-order", m->id,
-                                 m->label() + " is older than " + plan.newest_applied +
-                                     ", the newest migration applied in " + in.env +
-                                     "; rename it to a newer id, or pass --allow-out-of-order if that is intended"});
+        plan.problems.push_back(problem(Code::out_of_order, m->id,
+                                        m->label() + " is older than " + plan.newest_applied +
+                                            ", the newest migration applied in " + in.env +
+                                            "; rename it to a newer id, or pass --allow-out-of-order if that is "
+                                            "intended",
+                                        "rename the file to an id newer than the newest applied one, or apply with "
+                                        "--allow-out-of-order if intended"));
       }
     }
   }

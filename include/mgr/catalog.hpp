@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mgr/diagnostic.hpp"
 #include "mgr/sha256.hpp"  // sha256_hex, the checksum below
 
 namespace mgr {
@@ -40,17 +41,6 @@ struct Migration {
   std::string label() const { return id + "_" + name; }
 };
 
-// A problem with the files, with the file(s) and line it concerns.
-struct CatalogProblem {
-  // stable: invalid-name, duplicate-id, orphan-down, empty-file, invalid-utf8, nul-byte,
-  // unknown-directive, read-error, bad-symlink, not-a-file
-  std::string code;
-  std::filesystem::path path;
-  int line = 0;  // 0 when the whole file is meant
-  std::string message;  // already names every file involved
-  std::string format() const;  // "path:line: message"
-};
-
 struct Catalog {
   std::filesystem::path dir;
   std::vector<Migration> migrations;  // sorted by numeric id
@@ -61,7 +51,11 @@ struct Catalog {
 
 struct CatalogScan {
   Catalog catalog;  // the valid migrations found
-  std::vector<CatalogProblem> problems;
+  // Errors with the files (codes invalid-name, duplicate-id, orphan-down,
+  // empty-file, invalid-utf8, nul-byte, unknown-directive, read-error,
+  // bad-symlink, not-a-file), each with its file, line (0: the whole file) and
+  // hint; the message names every other file involved. Sorted by file.
+  std::vector<Diagnostic> problems;
 };
 
 struct MigrationFileName {
@@ -91,7 +85,7 @@ Catalog load_catalog(const std::filesystem::path& dir);
 // Parses directives from a file's leading comment block. Unknown directives
 // are appended to `problems` (when given) with their line.
 Directives parse_directives(const std::string& sql, const std::filesystem::path& path,
-                            std::vector<CatalogProblem>* problems);
+                            std::vector<Diagnostic>* problems);
 
 // Checksum of file bytes: strip a leading UTF-8 BOM, CRLF -> LF, SHA-256 (OpenSSL EVP), lower hex.
 std::string normalize_sql_text(std::string_view bytes);

@@ -8,24 +8,15 @@
 #include <vector>
 
 #include "mgr/catalog.hpp"
+#include "mgr/diagnostic.hpp"
 #include "mgr/text.hpp"
 
 namespace mgr {
 
-enum class Severity { error, warning };
-
-const char* to_string(Severity severity);
-
-struct LintFinding {
-  std::string rule;     // stable id, e.g. "drop-column"
-  Severity severity;
-  std::string message;  // one line
-  std::string advice;   // the safer way, one line
-  std::filesystem::path path;
-  LineCol pos;          // of the statement/node in the file
-  bool allowed = false; // allowed by `-- mgr:allow`
-  std::string allow_reason;
-};
+// A finding is a Diagnostic (diagnostic.hpp) with a lint rule's code
+// (Code::lint_drop_column; `rule()` is its id, "drop-column"), severity error
+// or warning, the file, line and column of the statement or node, the message,
+// the safer way as its hint, and `allowed`/`allow_reason` from `-- mgr:allow`.
 
 struct LintSettings {
   int pg_version = 12;  // which statements rewrite a table depends on it
@@ -39,7 +30,7 @@ struct LintSettings {
 };
 
 struct LintResult {
-  std::vector<LintFinding> findings;
+  std::vector<Diagnostic> findings;  // by line and column
   // An unallowed error finding.
   bool has_blocking() const;
   // Rules allowed in this file that were actually hit (for the history row), sorted.
@@ -49,12 +40,13 @@ struct LintResult {
 LintResult lint_migration(const MigrationFile& file, const LintSettings& settings);
 
 struct RuleInfo {
-  std::string id;
+  Code code;  // a lint rule code
   Severity severity;
   std::string summary;
   std::string advice;
   std::string bad_example;
   std::string good_example;
+  std::string id() const { return std::string(lint_rule_id(code)); }  // "drop-column"
 };
 
 // Every rule, in documentation order.
@@ -62,6 +54,7 @@ const std::vector<RuleInfo>& lint_rules();
 
 // nullptr for an unknown id.
 const RuleInfo* find_lint_rule(const std::string& id);
+const RuleInfo& find_lint_rule(Code code);  // code: a lint rule
 
 // What PostgreSQL 15 does for each DDL command and ALTER TABLE subcommand
 // (from each command's reference page and "Explicit Locking"), and which rule
@@ -72,7 +65,7 @@ struct LockTableRow {
   std::string lock;     // the strongest lock on an existing relation
   std::string work;     // catalog only, scan, rewrite, index build, ...
   std::string safer;    // the non-blocking form, or "-"
-  std::string rule;     // the rule that flags it, or empty
+  std::string rule;     // the id of the rule that flags it, or empty (a unit test checks each names a rule)
   std::string note;     // why no rule is needed, or what the rule checks
 };
 const std::vector<LockTableRow>& lint_lock_table();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "mgr/catalog.hpp"
+#include "mgr/diagnostic.hpp"
 #include "mgr/history_row.hpp"
 
 namespace mgr {
@@ -18,14 +19,12 @@ namespace mgr {
 // by compare_ids (rows may be in any order); nullopt when there is none.
 std::optional<std::string> newest_applied(const std::vector<HistoryRow>& rows);
 
-// One reason to refuse. Codes are stable (docs/cli.md); scripts match on them.
-struct Problem {
-  std::string code;  // checksum-mismatch, missing-file, failed-migration, out-of-order, environment-mismatch,
-                     // not-in-source, source-checksum-differs, source-failed, source-unreachable, lint,
-                     // and the file rules below: parse-error, empty-migration, empty-down, transaction-control
-  std::string migration_id;  // empty when not about one migration
-  std::string message;
-};
+// Every reason to refuse is a Diagnostic (diagnostic.hpp) with its code
+// (stable, docs/cli.md: scripts match on them), the migration it concerns
+// (`migration`, "" when none), the message and a hint: checksum-mismatch,
+// missing-file, failed-migration, out-of-order, environment-mismatch,
+// not-in-source, source-checksum-differs, source-failed, source-unreachable,
+// lint (added by apply), and the file rules below.
 
 // History of the environment a target promotes from.
 struct SourceHistory {
@@ -45,12 +44,12 @@ struct PlanInput {
 
 struct Plan {
   std::vector<const Migration*> to_apply;  // in id order, bounded by `to`
-  std::vector<Problem> problems;           // non-empty: refuse
+  std::vector<Diagnostic> problems;        // non-empty: refuse
   std::string newest_applied;              // id of the newest successful row, "" when none
 };
 
 // Problems that exist whatever is pending: identity, checksums, missing files, failed rows.
-std::vector<Problem> check_history(const Catalog& catalog, const std::string& env,
+std::vector<Diagnostic> check_history(const Catalog& catalog, const std::string& env,
                                    const std::vector<HistoryRow>& applied);
 
 // The pending migrations (in the catalog, not recorded) in id order, bounded by `to`.
@@ -59,7 +58,7 @@ std::vector<const Migration*> pending_migrations(const Catalog& catalog, const s
 
 // The promotion gate for `candidates`: each must be recorded in the source
 // with success and the same checksum.
-std::vector<Problem> check_gate(const std::vector<const Migration*>& candidates, const SourceHistory& source);
+std::vector<Diagnostic> check_gate(const std::vector<const Migration*>& candidates, const SourceHistory& source);
 
 // Pending migrations the gate would accept now, in order, stopping at the
 // first one it would refuse (apply goes in order).
@@ -70,15 +69,17 @@ Plan make_plan(const PlanInput& in);
 
 // The rules a migration file must pass before anything runs, one set for
 // apply (the plan's up files), rollback (its down files) and validate (every
-// file), so they can never disagree (codes in docs/cli.md):
-//   parse-error          the file does not parse; the message starts with file:line:col
+// file), so they can never disagree (codes in docs/cli.md); each diagnostic
+// names the file, and the line (and column) where there is one:
+//   parse-error          the file does not parse
 //   empty-migration      an up file of comments only (an unedited `mgr new`)
-//   empty-down           a down file of comments only: a rollback would remove the history row and undo nothing
+//   empty-down           a down file of comments only: a rollback would remove the history row and undo
+//                        nothing (severity warning: apply is not affected; rollback refuses it)
 //   transaction-control  a BEGIN/COMMIT/ROLLBACK/... that mgr can neither fold into its transaction nor keep
 //                        (file:line, why, and the way out); checked whatever the lint policy
 enum class FileRole { up, down };
 struct FileCheck {
-  std::vector<Problem> problems;
+  std::vector<Diagnostic> problems;
   // "file:line STATEMENT" of each statement folded into mgr's transaction (apply says so).
   std::vector<std::string> folded;
   bool parse_error() const;

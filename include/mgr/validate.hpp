@@ -15,24 +15,16 @@
 
 #include "mgr/catalog.hpp"
 #include "mgr/config.hpp"
+#include "mgr/diagnostic.hpp"
 #include "mgr/history_row.hpp"
 #include "mgr/lint.hpp"
 
 namespace mgr {
 
-enum class FindingSeverity { error, warning, info };
-
-const char* to_string(FindingSeverity severity);
-
-// One finding. `code` is stable (docs/operations.md); scripts match on it.
-struct Finding {
-  FindingSeverity severity = FindingSeverity::error;
-  std::string code;
-  std::optional<std::string> environment;
-  std::optional<std::string> migration;  // migration id
-  std::string message;
-  std::string advice;  // one line
-};
+// A finding is a Diagnostic (diagnostic.hpp): severity error, warning or
+// info, a stable code (docs/operations.md; scripts match on it), the
+// environment and migration it concerns ("" when none), the file and line for
+// file findings, the message and one line of advice (`hint`).
 
 // How lint findings count, from the environments' `lint` policies: the
 // strictest one wins (any `block` -> errors stay errors; only `warn` ->
@@ -41,12 +33,12 @@ LintPolicy strictest_lint_policy(const std::vector<const Environment*>& envs);
 
 // From the files alone: catalog problems, SQL that does not parse (up and
 // down files, with file:line:col), and lint findings per `lint_policy`.
-std::vector<Finding> file_findings(const CatalogScan& scan, const LintSettings& settings, LintPolicy lint_policy);
+std::vector<Diagnostic> file_findings(const CatalogScan& scan, const LintSettings& settings, LintPolicy lint_policy);
 
 // One environment's history against the files: environment-mismatch,
 // checksum-mismatch, missing-file, failed-migration, out-of-order.
-std::vector<Finding> environment_findings(const Catalog& catalog, const std::string& env,
-                                          const std::vector<HistoryRow>& rows);
+std::vector<Diagnostic> environment_findings(const Catalog& catalog, const std::string& env,
+                                             const std::vector<HistoryRow>& rows);
 
 // What validate learned about one environment.
 struct EnvironmentState {
@@ -58,22 +50,18 @@ struct EnvironmentState {
   std::string identity_key;          // ServerIdentity::key(), empty when unreachable
 };
 
-Finding unreachable_finding(const std::string& env, const std::string& error);
+Diagnostic unreachable_finding(const std::string& env, const std::string& error);
 
 // Across environments: same-database, promotion-order-broken, and the
 // informational can-promote / can-apply. `states` in promotion order;
 // `checked` names the environments the user asked about (the others are
 // there only as promotion sources).
-std::vector<Finding> cross_environment_findings(const Catalog& catalog, const std::vector<EnvironmentState>& states,
-                                                const std::vector<std::string>& checked);
+std::vector<Diagnostic> cross_environment_findings(const Catalog& catalog,
+                                                   const std::vector<EnvironmentState>& states,
+                                                   const std::vector<std::string>& checked);
 
-bool has_errors(const std::vector<Finding>& findings);
-
-nlohmann::json finding_json(const Finding& finding);
-// {"ok": bool, "findings": [...]}
-nlohmann::json findings_json(const std::vector<Finding>& findings);
-
-// One line: `error   [code] env migration: message (advice)`.
-std::string format_finding(const Finding& finding);
+// {"ok": bool, "findings": [...]}: each finding as diagnostic.hpp's to_json
+// renders it, the message starting with the file's location as text shows it.
+nlohmann::json findings_json(const std::vector<Diagnostic>& findings);
 
 }  // namespace mgr

@@ -232,7 +232,7 @@ TEST_F(TransactionBlocksTest, CommentOnlyDownFileIsRefusedAndTheRowStays) {
   auto r = p.mgr({"rollback", "dev", "--steps", "1"});
   ASSERT_EQ(r.exit_code, 3) << r.out << r.err;
   EXPECT_THAT(r.err, HasSubstr("[empty-down]"));
-  EXPECT_THAT(r.err, HasSubstr("0001_a.down.sql contains no SQL statement"));
+  EXPECT_THAT(r.err, HasSubstr("0001_a.down.sql: contains no SQL statement"));
   EXPECT_TRUE(table_exists(p.dev(), "a"));
   EXPECT_EQ(applied_ids(p.dev()), "0001:true");
   EXPECT_EQ(log_of(p.dev(), "rollback"), "");

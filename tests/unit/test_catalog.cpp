@@ -31,14 +31,14 @@ std::vector<std::string> ids_of(const Catalog& c) {
 
 std::vector<std::string> codes_of(const CatalogScan& s) {
   std::vector<std::string> out;
-  for (const auto& p : s.problems) out.push_back(p.code);
+  for (const auto& p : s.problems) out.push_back(std::string(code_name(p.code)));
   return out;
 }
 
 // The only problem, or a test failure.
-CatalogProblem only_problem(const CatalogScan& s) {
+Diagnostic only_problem(const CatalogScan& s) {
   EXPECT_EQ(s.problems.size(), 1u) << ::testing::PrintToString(codes_of(s));
-  return s.problems.empty() ? CatalogProblem{} : s.problems.front();
+  return s.problems.empty() ? Diagnostic() : s.problems.front();
 }
 
 // ---- naming and pairing ---------------------------------------------------
@@ -81,8 +81,8 @@ TEST(Catalog, TwentyDigitIdIsValidTwentyOneIsNot) {
   auto scan = scan_catalog(dir.path());
   EXPECT_EQ(ids_of(scan.catalog), (std::vector<std::string>{"12345678901234567890"}));
   auto p = only_problem(scan);
-  EXPECT_EQ(p.code, "invalid-name");
-  EXPECT_EQ(p.path, dir / "123456789012345678901_too_long.sql");
+  EXPECT_EQ(p.code, Code::invalid_name);
+  EXPECT_EQ(p.file, dir / "123456789012345678901_too_long.sql");
 }
 
 TEST(Catalog, BadSqlFileNamesAreReportedEach) {
@@ -103,8 +103,8 @@ TEST(Catalog, BadSqlFileNamesAreReportedEach) {
   EXPECT_EQ(ids_of(scan.catalog), (std::vector<std::string>{"2026"}));
   ASSERT_EQ(scan.problems.size(), bad.size());
   for (const auto& p : scan.problems) {
-    EXPECT_EQ(p.code, "invalid-name") << p.path;
-    EXPECT_THAT(p.format(), HasSubstr(p.path.string()));
+    EXPECT_EQ(p.code, Code::invalid_name) << p.file;
+    EXPECT_THAT(p.located(), HasSubstr(p.file.string()));
     EXPECT_THAT(p.message, HasSubstr("<id>_<name>.sql"));
   }
 }
@@ -131,7 +131,7 @@ TEST(Catalog, DuplicateIdNamesBothFilesAndDropsBoth) {
   EXPECT_EQ(ids_of(scan.catalog), (std::vector<std::string>{"20250102000000"}));
   ASSERT_EQ(scan.problems.size(), 2u);
   for (const auto& p : scan.problems) {
-    EXPECT_EQ(p.code, "duplicate-id");
+    EXPECT_EQ(p.code, Code::duplicate_id);
     EXPECT_THAT(p.message, HasSubstr("20250101000000_a.sql"));
     EXPECT_THAT(p.message, HasSubstr("20250101000000_b.sql"));
   }
@@ -144,7 +144,7 @@ TEST(Catalog, NumericallyEqualIdsAreDuplicates) {
   auto scan = scan_catalog(dir.path());
   EXPECT_TRUE(scan.catalog.migrations.empty());
   ASSERT_EQ(scan.problems.size(), 2u);
-  EXPECT_EQ(scan.problems[0].code, "duplicate-id");
+  EXPECT_EQ(scan.problems[0].code, Code::duplicate_id);
   EXPECT_THAT(scan.problems[0].message, HasSubstr("1_a.sql"));
   EXPECT_THAT(scan.problems[0].message, HasSubstr("0001_b.sql"));
 }
@@ -155,8 +155,8 @@ TEST(Catalog, DownFileWithoutUpIsAnOrphan) {
   write_file(dir / "0002_gone.down.sql", "drop table t;\n");
   auto scan = scan_catalog(dir.path());
   auto p = only_problem(scan);
-  EXPECT_EQ(p.code, "orphan-down");
-  EXPECT_EQ(p.path, dir / "0002_gone.down.sql");
+  EXPECT_EQ(p.code, Code::orphan_down);
+  EXPECT_EQ(p.file, dir / "0002_gone.down.sql");
   EXPECT_THAT(p.message, HasSubstr("0002_gone.sql"));
   EXPECT_EQ(ids_of(scan.catalog), (std::vector<std::string>{"0001"}));
 }
@@ -167,7 +167,7 @@ TEST(Catalog, DownFileWithADifferentNameIsAnOrphan) {
   write_file(dir / "0001_initial.down.sql", "drop table t;\n");
   auto scan = scan_catalog(dir.path());
   auto p = only_problem(scan);
-  EXPECT_EQ(p.code, "orphan-down");
+  EXPECT_EQ(p.code, Code::orphan_down);
   ASSERT_EQ(scan.catalog.migrations.size(), 1u);
   EXPECT_FALSE(scan.catalog.migrations[0].down.has_value());
 }
@@ -180,10 +180,10 @@ TEST(Catalog, EmptyOrBlankUpFileIsAProblem) {
   auto scan = scan_catalog(dir.path());
   EXPECT_EQ(ids_of(scan.catalog), (std::vector<std::string>{"0003"}));
   ASSERT_EQ(scan.problems.size(), 2u);
-  EXPECT_EQ(scan.problems[0].code, "empty-file");
-  EXPECT_EQ(scan.problems[0].path, dir / "0001_empty.sql");
-  EXPECT_EQ(scan.problems[1].code, "empty-file");
-  EXPECT_EQ(scan.problems[1].path, dir / "0002_blank.sql");
+  EXPECT_EQ(scan.problems[0].code, Code::empty_file);
+  EXPECT_EQ(scan.problems[0].file, dir / "0001_empty.sql");
+  EXPECT_EQ(scan.problems[1].code, Code::empty_file);
+  EXPECT_EQ(scan.problems[1].file, dir / "0002_blank.sql");
 }
 
 TEST(Catalog, EmptyDownFileIsAllowed) {
@@ -201,10 +201,10 @@ TEST(Catalog, InvalidUtf8IsReportedWithItsLine) {
   write_file(dir / "0001_latin1.sql", "-- ok\ninsert into t values ('caf\xE9');\n");
   auto scan = scan_catalog(dir.path());
   auto p = only_problem(scan);
-  EXPECT_EQ(p.code, "invalid-utf8");
-  EXPECT_EQ(p.path, dir / "0001_latin1.sql");
+  EXPECT_EQ(p.code, Code::invalid_utf8);
+  EXPECT_EQ(p.file, dir / "0001_latin1.sql");
   EXPECT_EQ(p.line, 2);
-  EXPECT_EQ(p.format().rfind((dir / "0001_latin1.sql").string() + ":2: ", 0), 0u) << p.format();
+  EXPECT_EQ(p.located().rfind((dir / "0001_latin1.sql").string() + ":2: ", 0), 0u) << p.located();
   EXPECT_TRUE(scan.catalog.migrations.empty());
 }
 
@@ -214,8 +214,8 @@ TEST(Catalog, InvalidUtf8InDownFileIsReported) {
   write_file(dir / "0001_init.down.sql", "drop table \xFF;\n");
   auto scan = scan_catalog(dir.path());
   auto p = only_problem(scan);
-  EXPECT_EQ(p.code, "invalid-utf8");
-  EXPECT_EQ(p.path, dir / "0001_init.down.sql");
+  EXPECT_EQ(p.code, Code::invalid_utf8);
+  EXPECT_EQ(p.file, dir / "0001_init.down.sql");
 }
 
 TEST(Catalog, ValidUtf8Passes) {
@@ -242,10 +242,25 @@ TEST(Catalog, IsValidUtf8RejectsMalformedSequences) {
 }
 
 TEST(Catalog, ProblemFormatWithAndWithoutLine) {
-  CatalogProblem whole{"empty-file", "/m/0001_a.sql", 0, "migration file is empty"};
-  CatalogProblem at_line{"unknown-directive", "/m/0001_a.sql", 3, "unknown directive"};
-  EXPECT_EQ(whole.format(), "/m/0001_a.sql: migration file is empty");
-  EXPECT_EQ(at_line.format(), "/m/0001_a.sql:3: unknown directive");
+  auto whole = diagnostic(Code::empty_file, "migration file is empty");
+  whole.file = "/m/0001_a.sql";
+  auto at_line = diagnostic(Code::unknown_directive, "unknown directive");
+  at_line.file = "/m/0001_a.sql";
+  at_line.line = 3;
+  EXPECT_EQ(whole.located(), "/m/0001_a.sql: migration file is empty");
+  EXPECT_EQ(at_line.located(), "/m/0001_a.sql:3: unknown directive");
+}
+
+TEST(Catalog, ProblemsCarryTheirHint) {
+  TempDir dir;
+  write_file(dir / "0001_a.sql", "-- mgr:no-transactoin\nSELECT 1;\n");
+  write_file(dir / "0002_gone.down.sql", "SELECT 1;\n");
+  auto scan = scan_catalog(dir.path());
+  ASSERT_EQ(scan.problems.size(), 2u);
+  EXPECT_EQ(scan.problems[0].code, Code::unknown_directive);
+  EXPECT_THAT(scan.problems[0].hint, HasSubstr("-- mgr:no-transaction"));
+  EXPECT_EQ(scan.problems[1].code, Code::orphan_down);
+  EXPECT_THAT(scan.problems[1].hint, HasSubstr("add the matching up file"));
 }
 
 TEST(Catalog, MissingDirectoryIsAConfigError) {
@@ -375,12 +390,12 @@ TEST(Catalog, DownFileHasItsOwnChecksum) {
 
 // ---- directives ----------------------------------------------------------
 
-Directives directives_of(const std::string& sql, std::vector<CatalogProblem>* problems) {
+Directives directives_of(const std::string& sql, std::vector<Diagnostic>* problems) {
   return parse_directives(sql, "/m/0001_x.sql", problems);
 }
 
 TEST(Catalog, NoTransactionDirective) {
-  std::vector<CatalogProblem> problems;
+  std::vector<Diagnostic> problems;
   auto d = directives_of("-- build the index online\n-- mgr:no-transaction\ncreate index concurrently i on t (x);\n",
                          &problems);
   EXPECT_TRUE(problems.empty());
@@ -390,21 +405,21 @@ TEST(Catalog, NoTransactionDirective) {
 }
 
 TEST(Catalog, DirectivesAfterBlankLinesAndIndentStillCount) {
-  std::vector<CatalogProblem> problems;
+  std::vector<Diagnostic> problems;
   auto d = directives_of("\n\n   --   mgr:no-transaction   \n\nselect 1;\n", &problems);
   EXPECT_TRUE(problems.empty());
   EXPECT_TRUE(d.no_transaction);
 }
 
 TEST(Catalog, DirectivesAfterTheFirstStatementAreIgnored) {
-  std::vector<CatalogProblem> problems;
+  std::vector<Diagnostic> problems;
   auto d = directives_of("select 1;\n-- mgr:no-transaction\n-- mgr:bogus\n", &problems);
   EXPECT_FALSE(d.no_transaction);
   EXPECT_TRUE(problems.empty());
 }
 
 TEST(Catalog, AllowDirectiveWithRulesAndReason) {
-  std::vector<CatalogProblem> problems;
+  std::vector<Diagnostic> problems;
   auto d = directives_of(
       "-- header\n-- mgr:allow drop-column,set-not-null reason: column unused since v2.3\nalter table t drop column x;\n",
       &problems);
@@ -416,7 +431,7 @@ TEST(Catalog, AllowDirectiveWithRulesAndReason) {
 }
 
 TEST(Catalog, AllowDirectiveWithoutReasonParsesWithEmptyReason) {
-  std::vector<CatalogProblem> problems;
+  std::vector<Diagnostic> problems;
   auto d = directives_of("-- mgr:allow drop-table\ndrop table t;\n", &problems);
   EXPECT_TRUE(problems.empty());
   ASSERT_EQ(d.allows.size(), 1u);
@@ -425,7 +440,7 @@ TEST(Catalog, AllowDirectiveWithoutReasonParsesWithEmptyReason) {
 }
 
 TEST(Catalog, SeveralAllowDirectivesAndRuleListWithSpaces) {
-  std::vector<CatalogProblem> problems;
+  std::vector<Diagnostic> problems;
   auto d = directives_of(
       "-- mgr:allow a, b reason: one\n-- mgr:no-transaction\n-- mgr:allow c reason: two\nselect 1;\n", &problems);
   EXPECT_TRUE(problems.empty());
@@ -438,31 +453,31 @@ TEST(Catalog, SeveralAllowDirectivesAndRuleListWithSpaces) {
 }
 
 TEST(Catalog, AllowWithoutRulesIsAProblem) {
-  std::vector<CatalogProblem> problems;
+  std::vector<Diagnostic> problems;
   directives_of("-- mgr:allow reason: because\nselect 1;\n", &problems);
   ASSERT_EQ(problems.size(), 1u);
-  EXPECT_EQ(problems[0].code, "unknown-directive");
+  EXPECT_EQ(problems[0].code, Code::unknown_directive);
   EXPECT_EQ(problems[0].line, 1);
 }
 
 TEST(Catalog, NoTransactionWithArgumentsIsAProblem) {
-  std::vector<CatalogProblem> problems;
+  std::vector<Diagnostic> problems;
   directives_of("-- x\n-- mgr:no-transaction please\nselect 1;\n", &problems);
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_EQ(problems[0].line, 2);
 }
 
 TEST(Catalog, UnknownDirectiveIsRejectedWithLineAndSuggestion) {
-  std::vector<CatalogProblem> problems;
+  std::vector<Diagnostic> problems;
   auto d = directives_of("-- first\n\n-- mgr:no-transacton\nselect 1;\n", &problems);
   EXPECT_FALSE(d.no_transaction);
   ASSERT_EQ(problems.size(), 1u);
-  EXPECT_EQ(problems[0].code, "unknown-directive");
+  EXPECT_EQ(problems[0].code, Code::unknown_directive);
   EXPECT_EQ(problems[0].line, 3);
-  EXPECT_EQ(problems[0].path, fs::path("/m/0001_x.sql"));
+  EXPECT_EQ(problems[0].file, fs::path("/m/0001_x.sql"));
   EXPECT_THAT(problems[0].message, HasSubstr("mgr:no-transacton"));
   EXPECT_THAT(problems[0].message, HasSubstr("no-transaction"));
-  EXPECT_EQ(problems[0].format().rfind("/m/0001_x.sql:3: ", 0), 0u) << problems[0].format();
+  EXPECT_EQ(problems[0].located().rfind("/m/0001_x.sql:3: ", 0), 0u) << problems[0].located();
 }
 
 TEST(Catalog, UnknownDirectiveWithoutProblemsVectorDoesNotCrash) {
@@ -476,8 +491,8 @@ TEST(Catalog, ScanReportsUnknownDirectiveAtFileLineAndDropsNothingElse) {
   write_file(dir / "0002_b.sql", "-- mgr:no-transaction\ncreate index concurrently i on t (x);\n");
   auto scan = scan_catalog(dir.path());
   auto p = only_problem(scan);
-  EXPECT_EQ(p.code, "unknown-directive");
-  EXPECT_EQ(p.format().rfind((dir / "0001_a.sql").string() + ":2: ", 0), 0u) << p.format();
+  EXPECT_EQ(p.code, Code::unknown_directive);
+  EXPECT_EQ(p.located().rfind((dir / "0001_a.sql").string() + ":2: ", 0), 0u) << p.located();
   ASSERT_NE(scan.catalog.find("0002"), nullptr);
   EXPECT_TRUE(scan.catalog.find("0002")->up.directives.no_transaction);
   EXPECT_THROW(load_catalog(dir.path()), ConfigError);
@@ -494,7 +509,7 @@ TEST(Catalog, DirectivesInCrlfFileAreParsed) {
 }
 
 TEST(Catalog, OrdinaryCommentsMentioningMgrAreNotDirectives) {
-  std::vector<CatalogProblem> problems;
+  std::vector<Diagnostic> problems;
   auto d = directives_of("-- this file is run by mgr: see docs\n--   -- mgr:no-transaction (example)\nselect 1;\n",
                          &problems);
   EXPECT_TRUE(problems.empty());
@@ -508,9 +523,9 @@ TEST(CatalogHostile, NulByteIsRejectedWithFileAndOffset) {
   write_file(dir / "0001_a.sql", std::string("select 1;\nselect 2;") + '\0' + "drop table t;\n");
   auto scan = scan_catalog(dir.path());
   auto p = only_problem(scan);
-  EXPECT_EQ(p.code, "nul-byte");
+  EXPECT_EQ(p.code, Code::nul_byte);
   EXPECT_EQ(p.line, 2);
-  EXPECT_THAT(p.format(), HasSubstr("0001_a.sql:2: file contains a NUL byte (byte offset 19)"));
+  EXPECT_THAT(p.located(), HasSubstr("0001_a.sql:2: file contains a NUL byte (byte offset 19)"));
   EXPECT_TRUE(scan.catalog.migrations.empty());
   try {
     load_catalog(dir.path());
@@ -524,7 +539,7 @@ TEST(CatalogHostile, NulByteInDownFileToo) {
   TempDir dir;
   write_file(dir / "0001_a.sql", k_sql);
   write_file(dir / "0001_a.down.sql", std::string("drop table t;") + '\0');
-  EXPECT_EQ(only_problem(scan_catalog(dir.path())).code, "nul-byte");
+  EXPECT_EQ(only_problem(scan_catalog(dir.path())).code, Code::nul_byte);
 }
 
 TEST(CatalogHostile, SymlinkOutOfTheFolderIsRefusedNotRead) {

@@ -33,7 +33,7 @@ TEST(CatalogLarge, ThousandsOfFilesLoadInIdOrderWithEveryProblemReportedInFileOr
   EXPECT_EQ(m3->down->checksum, sha256_hex("DROP TABLE t3;\n"));
   EXPECT_EQ(m3->up.checksum, sha256_hex("CREATE TABLE IF NOT EXISTS t3 (id int);\n"));
   std::vector<std::string> codes;
-  for (const auto& p : scan.problems) codes.push_back(p.code + ":" + p.path.filename().string());
+  for (const auto& p : scan.problems) codes.push_back(std::string(code_name(p.code)) + ":" + p.file.filename().string());
   EXPECT_THAT(codes, ::testing::ElementsAre("invalid-utf8:1200_m1200.sql", "unknown-directive:700_m700.sql",
                                             "empty-file:900_m900.sql"));
 }
@@ -49,7 +49,7 @@ TEST(CatalogPairing, DownFilePairsWithItsUpFileByNumericId) {
   test::write_file(dir / "1_add_x.sql", "SELECT 1;\n");
   test::write_file(dir / "0001_add_x.down.sql", "SELECT 2;\n");
   auto scan = scan_catalog(dir.path());
-  EXPECT_TRUE(scan.problems.empty()) << scan.problems.front().format();
+  EXPECT_TRUE(scan.problems.empty()) << scan.problems.front().located();
   ASSERT_EQ(scan.catalog.migrations.size(), 1u);
   ASSERT_TRUE(scan.catalog.migrations[0].down.has_value());
   EXPECT_EQ(scan.catalog.migrations[0].down->path.filename(), "0001_add_x.down.sql");

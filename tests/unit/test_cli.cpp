@@ -162,7 +162,7 @@ TEST(Cli, NewFilesFormAValidCatalogEntryWithoutDirectives) {
   Project p;
   ASSERT_EQ(p.run({"new", "create_users"}).exit_code, k_ok);
   auto scan = scan_catalog(p.migrations());
-  EXPECT_TRUE(scan.problems.empty()) << (scan.problems.empty() ? "" : scan.problems[0].format());
+  EXPECT_TRUE(scan.problems.empty()) << (scan.problems.empty() ? "" : scan.problems[0].located());
   ASSERT_EQ(scan.catalog.migrations.size(), 1u);
   const auto& mig = scan.catalog.migrations[0];
   EXPECT_EQ(mig.name, "create_users");
@@ -195,7 +195,7 @@ TEST(Cli, NewRunConcurrentlyNeverSharesAnId) {
     EXPECT_EQ(r.exit_code, k_ok) << describe(r);
   }
   auto scan = scan_catalog(p.migrations());
-  EXPECT_TRUE(scan.problems.empty()) << (scan.problems.empty() ? "" : scan.problems[0].format());
+  EXPECT_TRUE(scan.problems.empty()) << (scan.problems.empty() ? "" : scan.problems[0].located());
   EXPECT_EQ(scan.catalog.migrations.size(), 4u);
   for (const auto& m : scan.catalog.migrations) EXPECT_TRUE(m.down.has_value()) << m.id;
 }

@@ -24,9 +24,9 @@ MigrationFile make_file(const std::string& sql, std::vector<AllowDirective> allo
   return f;
 }
 
-const LintFinding* find(const LintResult& r, const std::string& rule) {
+const Diagnostic* find(const LintResult& r, const std::string& rule) {
   for (const auto& f : r.findings) {
-    if (f.rule == rule) return &f;
+    if (f.rule() == rule) return &f;
   }
   return nullptr;
 }
@@ -37,27 +37,27 @@ TEST(LintPosition, StatementPositionSkipsLeadingComments) {
   auto r = lint_migration(make_file("SELECT 1;\n\n-- why\n  ALTER TABLE users DROP COLUMN a;\n"), {});
   const auto* f = find(r, "drop-column");
   ASSERT_NE(f, nullptr);
-  EXPECT_EQ(f->pos.line, 4);
-  EXPECT_EQ(f->pos.col, 3);
-  EXPECT_EQ(f->path, "migrations/0002_x.sql");
-  EXPECT_FALSE(f->advice.empty());
+  EXPECT_EQ(f->line, 4);
+  EXPECT_EQ(f->column, 3);
+  EXPECT_EQ(f->file, "migrations/0002_x.sql");
+  EXPECT_FALSE(f->hint.empty());
 }
 
 TEST(LintPosition, FirstStatementWithoutStmtLocationIsAtItsLine) {
   auto r = lint_migration(make_file("-- header\n\nDROP TABLE t;"), {});
   const auto* f = find(r, "drop-table");
   ASSERT_NE(f, nullptr);
-  EXPECT_EQ(f->pos.line, 3);
-  EXPECT_EQ(f->pos.col, 1);
+  EXPECT_EQ(f->line, 3);
+  EXPECT_EQ(f->column, 1);
 }
 
 TEST(LintPosition, ParseErrorAtTheParsersPosition) {
   auto r = lint_migration(make_file("CREATE TABLE IF NOT EXISTS a (id bigint);\nALTER TABLE a ADD COLUMN;\n"), {});
   ASSERT_EQ(r.findings.size(), 1u);
-  EXPECT_EQ(r.findings[0].rule, "parse-error");
+  EXPECT_EQ(r.findings[0].rule(), "parse-error");
   EXPECT_EQ(r.findings[0].severity, Severity::error);
-  EXPECT_EQ(r.findings[0].pos.line, 2);
-  EXPECT_EQ(r.findings[0].pos.col, 25);
+  EXPECT_EQ(r.findings[0].line, 2);
+  EXPECT_EQ(r.findings[0].column, 25);
   EXPECT_TRUE(r.has_blocking());
 }
 
@@ -73,12 +73,12 @@ TEST(LintPosition, DoBlockStatementsMapToTheirFileLine) {
   auto r = lint_migration(make_file(sql), {});
   const auto* del = find(r, "delete-without-where");
   ASSERT_NE(del, nullptr);
-  EXPECT_EQ(del->pos.line, 5);
-  EXPECT_EQ(del->pos.col, 5);
+  EXPECT_EQ(del->line, 5);
+  EXPECT_EQ(del->column, 5);
   // The format() string is rebuilt and linted at the EXECUTE's line.
   const auto* dyn = find(r, "drop-table");
   ASSERT_NE(dyn, nullptr);
-  EXPECT_EQ(dyn->pos.line, 6);
+  EXPECT_EQ(dyn->line, 6);
   EXPECT_NE(dyn->message.find("DROP TABLE y"), std::string::npos) << dyn->message;
 }
 
@@ -86,8 +86,8 @@ TEST(LintPosition, ColumnTypeFindingPointsAtTheType) {
   auto r = lint_migration(make_file("CREATE TABLE IF NOT EXISTS t (\n  id bigint,\n  at timestamp\n);"), {});
   const auto* f = find(r, "prefer-timestamptz");
   ASSERT_NE(f, nullptr);
-  EXPECT_EQ(f->pos.line, 3);
-  EXPECT_EQ(f->pos.col, 6);
+  EXPECT_EQ(f->line, 3);
+  EXPECT_EQ(f->column, 6);
 }
 
 TEST(LintAllow, AllowWithReasonMarksFindingAllowedAndNotBlocking) {
@@ -104,7 +104,7 @@ TEST(LintAllow, AllowWithoutReasonIsAnErrorAndAllowsNothing) {
   auto r = lint_migration(make_file("ALTER TABLE users DROP COLUMN a;", {{{"drop-column"}, "", 1}}), {});
   const auto* missing = find(r, "allow-without-reason");
   ASSERT_NE(missing, nullptr);
-  EXPECT_EQ(missing->pos.line, 1);
+  EXPECT_EQ(missing->line, 1);
   EXPECT_FALSE(find(r, "drop-column")->allowed);
   EXPECT_TRUE(r.has_blocking());
   EXPECT_THAT(r.allowed_rules(), IsEmpty());
@@ -115,7 +115,7 @@ TEST(LintAllow, UnknownRuleIsAnErrorWithSuggestion) {
   const auto* f = find(r, "allow-unknown-rule");
   ASSERT_NE(f, nullptr);
   EXPECT_NE(f->message.find("drop-column"), std::string::npos) << f->message;
-  EXPECT_EQ(f->pos.line, 2);
+  EXPECT_EQ(f->line, 2);
   EXPECT_TRUE(r.has_blocking());
 }
 
@@ -162,7 +162,7 @@ TEST(LintSettingsTest, DownFilesOnlyGetRuntimeRules) {
   down.runtime_only = true;
   auto r = lint_migration(make_file("DROP TABLE t;\nBEGIN;\nCREATE INDEX CONCURRENTLY i ON u (a);"), down);
   std::set<std::string> rules;
-  for (const auto& f : r.findings) rules.insert(f.rule);
+  for (const auto& f : r.findings) rules.insert(std::string(f.rule()));
   EXPECT_EQ(rules, (std::set<std::string>{"transaction-control", "concurrently-in-transaction"}));
 }
 
@@ -179,7 +179,7 @@ TEST(LintExecutionModel, TableCreatedThenAlteredIsExemptButOtherTablesAreNot) {
                           {});
   std::vector<int> lines;
   for (const auto& f : r.findings) {
-    if (f.rule == "add-column-not-null-no-default") lines.push_back(f.pos.line);
+    if (f.rule() == "add-column-not-null-no-default") lines.push_back(f.line);
   }
   EXPECT_THAT(lines, ElementsAre(3));  // quoted "Orders" and unquoted orders are different tables
 }
@@ -204,13 +204,22 @@ TEST(LintRegistry, IdsAreUniqueAndEveryRuleIsDocumented) {
   std::string doc = ss.str();
   std::set<std::string> ids;
   for (const auto& r : lint_rules()) {
-    EXPECT_TRUE(ids.insert(r.id).second) << r.id;
-    EXPECT_NE(doc.find("`" + r.id + "`"), std::string::npos) << r.id << " is not in docs/lint-rules.md";
-    EXPECT_FALSE(r.summary.empty() || r.advice.empty() || r.bad_example.empty() || r.good_example.empty()) << r.id;
+    EXPECT_TRUE(ids.insert(r.id()).second) << r.id();
+    EXPECT_NE(doc.find("`" + r.id() + "`"), std::string::npos) << r.id() << " is not in docs/lint-rules.md";
+    EXPECT_FALSE(r.summary.empty() || r.advice.empty() || r.bad_example.empty() || r.good_example.empty()) << r.id();
   }
   EXPECT_GE(ids.size(), 30u);
   EXPECT_NE(find_lint_rule("drop-column"), nullptr);
   EXPECT_EQ(find_lint_rule("no-such-rule"), nullptr);
+}
+
+// The registry and the code list (diagnostic.hpp) describe the same rules, one entry each.
+TEST(LintRegistry, EveryLintCodeHasExactlyOneRule) {
+  ASSERT_EQ(lint_rules().size(), lint_rule_codes().size());
+  for (auto code : lint_rule_codes()) {
+    EXPECT_EQ(find_lint_rule(code).code, code) << code_name(code);
+    EXPECT_EQ(find_lint_rule(std::string(lint_rule_id(code))), &find_lint_rule(code)) << code_name(code);
+  }
 }
 
 // The documented examples are part of the contract: the bad one must fire
@@ -226,17 +235,17 @@ TEST(LintRegistry, DocumentedExamplesBehaveAsDocumented) {
     return lint_migration(f, settings);
   };
   for (const auto& rule : lint_rules()) {
-    bool down = rule.id == "empty-down-migration";  // its examples are down files
+    bool down = rule.id() == "empty-down-migration";  // its examples are down files
     auto bad = lint_text(rule.bad_example, down);
     auto good = lint_text(rule.good_example, down);
     auto unallowed_hit = [&](const LintResult& r) {
       for (const auto& f : r.findings) {
-        if (f.rule == rule.id && !f.allowed) return true;
+        if (f.rule() == rule.id() && !f.allowed) return true;
       }
       return false;
     };
-    EXPECT_TRUE(unallowed_hit(bad)) << rule.id << " bad example does not fire:\n" << rule.bad_example;
-    EXPECT_FALSE(unallowed_hit(good)) << rule.id << " good example fires:\n" << rule.good_example;
+    EXPECT_TRUE(unallowed_hit(bad)) << rule.id() << " bad example does not fire:\n" << rule.bad_example;
+    EXPECT_FALSE(unallowed_hit(good)) << rule.id() << " good example fires:\n" << rule.good_example;
   }
 }
 
@@ -257,7 +266,7 @@ TEST(LintDownFiles, LockAndDataLossRulesApplyExceptToWhatTheUpFileCreated) {
                                     "CREATE TABLE old_t (at timestamp);\n"),
                           down);
   std::vector<std::pair<std::string, int>> hits;
-  for (const auto& f : r.findings) hits.emplace_back(f.rule, f.pos.line);
+  for (const auto& f : r.findings) hits.emplace_back(std::string(f.rule()), f.line);
   // The index is dropped from an existing table (a lock on prod); the rows of
   // users and the column of orders were not created by the up file; the
   // recreated table gets no hygiene warning.
@@ -287,7 +296,7 @@ TEST(LintAdvice, LockTableSaferFormIsTheAdvice) {
   auto r = lint_migration(make_file("ALTER TABLE t SET TABLESPACE fast;"), {});
   const auto* f = find(r, "table-rewrite");
   ASSERT_NE(f, nullptr);
-  EXPECT_NE(f->advice.find("pg_repack"), std::string::npos) << f->advice;
+  EXPECT_NE(f->hint.find("pg_repack"), std::string::npos) << f->hint;
 }
 
 TEST(LintAllow, SystemCatalogWriteCannotBeAllowed) {
@@ -305,7 +314,7 @@ TEST(LintPublications, TablesTheFileCannotSeeAreWarningsNotErrors) {
                           {});
   ASSERT_EQ(r.findings.size(), 2u);
   for (const auto& f : r.findings) {
-    EXPECT_EQ(f.rule, "publication-without-replica-identity");
+    EXPECT_EQ(f.rule(), "publication-without-replica-identity");
     EXPECT_EQ(f.severity, Severity::warning) << f.message;
   }
   EXPECT_FALSE(r.has_blocking());

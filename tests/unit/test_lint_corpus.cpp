@@ -54,15 +54,15 @@ LintResult lint_case(const CorpusCase& c) {
   MigrationFile f;
   f.path = path;
   f.sql = normalize_sql_text(read_file_bytes(path));
-  std::vector<CatalogProblem> problems;
+  std::vector<Diagnostic> problems;
   f.directives = parse_directives(f.sql, path, &problems);
   EXPECT_TRUE(problems.empty()) << c.file;
   return lint_migration(f, LintSettings{});
 }
 
 bool has_error(const LintResult& r) {
-  return std::any_of(r.findings.begin(), r.findings.end(), [](const LintFinding& f) {
-    return f.severity == Severity::error && f.rule != "parse-error";
+  return std::any_of(r.findings.begin(), r.findings.end(), [](const Diagnostic& f) {
+    return f.severity == Severity::error && f.rule() != "parse-error";
   });
 }
 
@@ -81,7 +81,7 @@ TEST(LintCorpus, RecallAtLeast95PercentFalsePositivesAtMost5Percent) {
   for (const auto& c : cases) {
     auto result = lint_case(c);
     for (const auto& f : result.findings) {
-      EXPECT_NE(f.rule, "parse-error") << c.file << ": every corpus case must parse: " << f.message;
+      EXPECT_NE(f.rule(), "parse-error") << c.file << ": every corpus case must parse: " << f.message;
     }
     bool flagged = has_error(result);
     Tally& t = by_family[c.family];
@@ -94,7 +94,7 @@ TEST(LintCorpus, RecallAtLeast95PercentFalsePositivesAtMost5Percent) {
       if (flagged) {
         ++t.flagged, ++all.flagged;
         std::string rules;
-        for (const auto& f : result.findings) rules += " " + f.rule;
+        for (const auto& f : result.findings) rules += " " + std::string(f.rule());
         misses.push_back("false positive (safe, flagged):" + rules + ": " + c.file);
       }
     }

@@ -47,7 +47,7 @@ TEST(LintDoc, LockTableSectionIsGeneratedFromTheCode) {
 TEST(LintDoc, EveryRuleHasASectionAndEveryTableRuleExists) {
   std::string doc = read_doc();
   for (const auto& r : lint_rules()) {
-    EXPECT_NE(doc.find("### `" + r.id + "`"), std::string::npos) << "no section for rule " << r.id;
+    EXPECT_NE(doc.find("### `" + r.id() + "`"), std::string::npos) << "no section for rule " << r.id();
   }
   for (const auto& row : lint_lock_table()) {
     if (row.rule.empty()) {

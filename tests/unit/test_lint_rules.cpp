@@ -21,7 +21,7 @@ MigrationFile make_file(const std::string& sql, bool no_transaction = false) {
 
 std::vector<std::string> rules_hit(const LintResult& r) {
   std::vector<std::string> out;
-  for (const auto& f : r.findings) out.push_back(f.rule);
+  for (const auto& f : r.findings) out.push_back(std::string(f.rule()));
   return out;
 }
 

@@ -55,9 +55,9 @@ std::vector<std::string> ids_of(const std::vector<const Migration*>& ms) {
   return out;
 }
 
-std::vector<std::string> codes_of(const std::vector<Problem>& ps) {
+std::vector<std::string> codes_of(const std::vector<Diagnostic>& ps) {
   std::vector<std::string> out;
-  for (const auto& p : ps) out.push_back(p.code);
+  for (const auto& p : ps) out.push_back(std::string(code_name(p.code)));
   return out;
 }
 
@@ -92,7 +92,7 @@ TEST(Plan, ChecksumMismatchShowsBothChecksums) {
   rows.push_back(row("0002", "dev", true, std::string(64, 'f')));
   auto ps = check_history(c, "dev", rows);
   ASSERT_EQ(codes_of(ps), Ids{"checksum-mismatch"});
-  EXPECT_EQ(ps[0].migration_id, "0002");
+  EXPECT_EQ(ps[0].migration, "0002");
   EXPECT_THAT(ps[0].message, HasSubstr("0002_b.sql"));
   EXPECT_THAT(ps[0].message, HasSubstr("ffffffffffff"));
   EXPECT_THAT(ps[0].message, HasSubstr(sum_of("0002").substr(0, 12)));
@@ -103,7 +103,7 @@ TEST(Plan, MissingFileIsAProblem) {
   auto rows = applied({"0001", "0099"}, "dev");
   auto ps = check_history(c, "dev", rows);
   ASSERT_EQ(codes_of(ps), Ids{"missing-file"});
-  EXPECT_EQ(ps[0].migration_id, "0099");
+  EXPECT_EQ(ps[0].migration, "0099");
   EXPECT_THAT(ps[0].message, HasSubstr("0099"));
 }
 
@@ -113,7 +113,7 @@ TEST(Plan, FailedRowIsAProblemWithAWayForward) {
   rows.push_back(row("0002", "dev", false));
   auto ps = check_history(c, "dev", rows);
   ASSERT_EQ(codes_of(ps), Ids{"failed-migration"});
-  EXPECT_EQ(ps[0].migration_id, "0002");
+  EXPECT_EQ(ps[0].migration, "0002");
   EXPECT_THAT(ps[0].message, HasSubstr("half-changed"));
   EXPECT_THAT(ps[0].message, HasSubstr("mgr repair dev"));
 }
@@ -177,8 +177,8 @@ TEST(Plan, GateNotInSource) {
   SourceHistory s{"dev", &src, ""};
   auto ps = check_gate({&c.migrations[0], &c.migrations[1], &c.migrations[2]}, s);
   ASSERT_EQ(codes_of(ps), (Ids{"not-in-source", "not-in-source"}));
-  EXPECT_EQ(ps[0].migration_id, "0002");
-  EXPECT_EQ(ps[1].migration_id, "0003");
+  EXPECT_EQ(ps[0].migration, "0002");
+  EXPECT_EQ(ps[1].migration, "0003");
   EXPECT_THAT(ps[0].message, HasSubstr("0002_b"));
   EXPECT_THAT(ps[0].message, HasSubstr("dev"));
 }
@@ -189,7 +189,7 @@ TEST(Plan, GateSourceFailed) {
   SourceHistory s{"dev", &src, ""};
   auto ps = check_gate({&c.migrations[0]}, s);
   ASSERT_EQ(codes_of(ps), Ids{"source-failed"});
-  EXPECT_EQ(ps[0].migration_id, "0001");
+  EXPECT_EQ(ps[0].migration, "0001");
 }
 
 TEST(Plan, GateSourceChecksumDiffers) {
@@ -285,7 +285,7 @@ TEST(Plan, MakePlanOutOfOrderRefusedUnlessAllowed) {
   auto p = make_plan(in);
   EXPECT_EQ(ids_of(p.to_apply), (Ids{"0002", "0004", "0005"}));
   ASSERT_EQ(codes_of(p.problems), Ids{"out-of-order"});
-  EXPECT_EQ(p.problems[0].migration_id, "0002");
+  EXPECT_EQ(p.problems[0].migration, "0002");
   EXPECT_THAT(p.problems[0].message, HasSubstr("--allow-out-of-order"));
   EXPECT_THAT(p.problems[0].message, HasSubstr("0003"));
 
@@ -314,8 +314,8 @@ TEST(Plan, MakePlanGateListsEveryMissingMigration) {
   auto p = make_plan(in);
   EXPECT_EQ(ids_of(p.to_apply), (Ids{"0002", "0003", "0004", "0005"}));
   EXPECT_EQ(codes_of(p.problems), (Ids{"not-in-source", "not-in-source", "not-in-source"}));
-  EXPECT_EQ(p.problems[0].migration_id, "0003");
-  EXPECT_EQ(p.problems[2].migration_id, "0005");
+  EXPECT_EQ(p.problems[0].migration, "0003");
+  EXPECT_EQ(p.problems[2].migration, "0005");
 }
 
 TEST(Plan, MakePlanToBoundsTheGate) {
@@ -383,19 +383,24 @@ TEST(FileRules, CleanFileHasNoProblemAndNothingFolded) {
 TEST(FileRules, ParseErrorNamesFileLineAndColumn) {
   auto c = check_migration_file("0001", file_of("m/0001_a.sql", "SELECT 1;\nCREATE TABLE (;\n"), FileRole::up);
   ASSERT_EQ(c.problems.size(), 1u);
-  EXPECT_EQ(c.problems[0].code, "parse-error");
-  EXPECT_THAT(c.problems[0].message, HasSubstr("m/0001_a.sql:2:14: does not parse: syntax error"));
+  EXPECT_EQ(c.problems[0].code, Code::parse_error);
+  EXPECT_EQ(c.problems[0].file, "m/0001_a.sql");
+  EXPECT_EQ(c.problems[0].line, 2);
+  EXPECT_EQ(c.problems[0].column, 14);
+  EXPECT_THAT(c.problems[0].located(), HasSubstr("m/0001_a.sql:2:14: does not parse: syntax error"));
   EXPECT_TRUE(c.parse_error());
 }
 
 TEST(FileRules, CommentOnlyUpAndDownFilesAreEmpty) {
   auto up = check_migration_file("0001", file_of("m/0001_a.sql", "-- Write your migration here.\n"), FileRole::up);
   ASSERT_EQ(up.problems.size(), 1u);
-  EXPECT_EQ(up.problems[0].code, "empty-migration");
+  EXPECT_EQ(up.problems[0].code, Code::empty_migration);
   auto down = check_migration_file("0001", file_of("m/0001_a.down.sql", "/* undo */\n-- here\n"), FileRole::down);
   ASSERT_EQ(down.problems.size(), 1u);
-  EXPECT_EQ(down.problems[0].code, "empty-down");
+  EXPECT_EQ(down.problems[0].code, Code::empty_down);
   EXPECT_THAT(down.problems[0].message, HasSubstr("undo nothing"));
+  EXPECT_EQ(down.problems[0].severity, Severity::warning);  // apply is not affected
+  EXPECT_EQ(down.problems[0].located().rfind("m/0001_a.down.sql: contains no SQL", 0), 0u) << down.problems[0].located();
 }
 
 TEST(FileRules, FoldedStatementsAreListedWithFileAndLine) {
@@ -408,9 +413,9 @@ TEST(FileRules, FoldedStatementsAreListedWithFileAndLine) {
 TEST(FileRules, UnfoldableTransactionStatementIsRefusedWithTheWayOut) {
   auto c = check_migration_file("0001", file_of("m/0001_a.sql", "BEGIN;\nDELETE FROM a;\nROLLBACK;\n"), FileRole::up);
   ASSERT_EQ(c.problems.size(), 1u);
-  EXPECT_EQ(c.problems[0].code, "transaction-control");
-  EXPECT_EQ(c.problems[0].migration_id, "0001");
-  EXPECT_THAT(c.problems[0].message, HasSubstr("m/0001_a.sql:3: ROLLBACK:"));
+  EXPECT_EQ(c.problems[0].code, Code::transaction_control);
+  EXPECT_EQ(c.problems[0].migration, "0001");
+  EXPECT_THAT(c.problems[0].located(), HasSubstr("m/0001_a.sql:3: ROLLBACK:"));
   EXPECT_THAT(c.problems[0].message, HasSubstr("-- mgr:no-transaction"));
   // The same blocks in a no-transaction file run as written.
   auto no_tx = check_migration_file(

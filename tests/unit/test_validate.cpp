@@ -13,10 +13,11 @@ using mgr::test::write_file;
 namespace mgr {
 namespace {
 
-std::vector<const Finding*> with_code(const std::vector<Finding>& findings, const std::string& code) {
-  std::vector<const Finding*> out;
+// By the code's stable name: the names are what scripts match on.
+std::vector<const Diagnostic*> with_code(const std::vector<Diagnostic>& findings, const std::string& code) {
+  std::vector<const Diagnostic*> out;
   for (const auto& f : findings) {
-    if (f.code == code) out.push_back(&f);
+    if (code_name(f.code) == code) out.push_back(&f);
   }
   return out;
 }
@@ -37,7 +38,7 @@ class ValidateFiles : public ::testing::Test {
  protected:
   TempDir dir;
   void add(const std::string& name, const std::string& sql) { write_file(dir / name, sql); }
-  std::vector<Finding> findings(LintPolicy policy = LintPolicy::block) {
+  std::vector<Diagnostic> findings(LintPolicy policy = LintPolicy::block) {
     return file_findings(scan_catalog(dir.path()), LintSettings{}, policy);
   }
 };
@@ -50,12 +51,12 @@ TEST_F(ValidateFiles, CommentOnlyUpFileIsAnErrorAndCommentOnlyDownFileAWarning) 
   auto fs = findings();
   auto up = with_code(fs, "empty-migration");
   ASSERT_EQ(up.size(), 1u);
-  EXPECT_EQ(up[0]->severity, FindingSeverity::error);
-  EXPECT_EQ(*up[0]->migration, "0001");
+  EXPECT_EQ(up[0]->severity, Severity::error);
+  EXPECT_EQ(up[0]->migration, "0001");
   auto down = with_code(fs, "empty-down");
   ASSERT_EQ(down.size(), 1u);
-  EXPECT_EQ(down[0]->severity, FindingSeverity::warning);
-  EXPECT_EQ(*down[0]->migration, "0002");
+  EXPECT_EQ(down[0]->severity, Severity::warning);
+  EXPECT_EQ(down[0]->migration, "0002");
 }
 
 TEST_F(ValidateFiles, UnfoldableTransactionControlIsAnErrorWhateverTheLintPolicyAndReportedOnce) {
@@ -64,8 +65,8 @@ TEST_F(ValidateFiles, UnfoldableTransactionControlIsAnErrorWhateverTheLintPolicy
     auto fs = findings(policy);
     auto hits = with_code(fs, "transaction-control");
     ASSERT_EQ(hits.size(), 1u);
-    EXPECT_EQ(hits[0]->severity, FindingSeverity::error);
-    EXPECT_NE(hits[0]->message.find("0001_rb.sql:3: ROLLBACK"), std::string::npos) << hits[0]->message;
+    EXPECT_EQ(hits[0]->severity, Severity::error);
+    EXPECT_NE(hits[0]->located().find("0001_rb.sql:3: ROLLBACK"), std::string::npos) << hits[0]->located();
     EXPECT_TRUE(with_code(fs, "lint-transaction-control").empty());
   }
 }
@@ -77,7 +78,7 @@ TEST_F(ValidateFiles, FoldableBlockIsOnlyALintWarning) {
   EXPECT_TRUE(with_code(fs, "transaction-control").empty());
   auto lint = with_code(fs, "lint-transaction-control");
   ASSERT_EQ(lint.size(), 2u);
-  EXPECT_EQ(lint[0]->severity, FindingSeverity::warning);
+  EXPECT_EQ(lint[0]->severity, Severity::warning);
 }
 
 TEST_F(ValidateFiles, AdviceDoesNotRepeatTheAllowItAlreadyMentions) {
@@ -86,13 +87,13 @@ TEST_F(ValidateFiles, AdviceDoesNotRepeatTheAllowItAlreadyMentions) {
   auto fs = findings();
   auto drop = with_code(fs, "lint-drop-column");
   ASSERT_EQ(drop.size(), 1u);
-  EXPECT_EQ(drop[0]->advice.find("if intended"), std::string::npos) << drop[0]->advice;
-  EXPECT_NE(drop[0]->advice.find("with an allow and a reason: `-- mgr:allow drop-column reason: <why>`"), std::string::npos)
-      << drop[0]->advice;
+  EXPECT_EQ(drop[0]->hint.find("if intended"), std::string::npos) << drop[0]->hint;
+  EXPECT_NE(drop[0]->hint.find("with an allow and a reason: `-- mgr:allow drop-column reason: <why>`"), std::string::npos)
+      << drop[0]->hint;
   auto lock = with_code(fs, "lint-lock-table");
   ASSERT_EQ(lock.size(), 1u);
-  EXPECT_NE(lock[0]->advice.find("(if intended: `-- mgr:allow lock-table reason: <why>`)"), std::string::npos)
-      << lock[0]->advice;
+  EXPECT_NE(lock[0]->hint.find("(if intended: `-- mgr:allow lock-table reason: <why>`)"), std::string::npos)
+      << lock[0]->hint;
 }
 
 TEST_F(ValidateFiles, CleanFilesHaveNoFindings) {
@@ -113,14 +114,14 @@ TEST_F(ValidateFiles, CatalogProblemsBecomeErrorsWithTheirCodeAndMigration) {
   for (const char* code : {"invalid-name", "duplicate-id", "orphan-down", "empty-file", "unknown-directive"}) {
     auto hits = with_code(fs, code);
     ASSERT_FALSE(hits.empty()) << code;
-    EXPECT_EQ(hits[0]->severity, FindingSeverity::error) << code;
-    EXPECT_FALSE(hits[0]->environment) << code;
-    EXPECT_FALSE(hits[0]->advice.empty()) << code;
+    EXPECT_EQ(hits[0]->severity, Severity::error) << code;
+    EXPECT_TRUE(hits[0]->environment.empty()) << code;
+    EXPECT_FALSE(hits[0]->hint.empty()) << code;
   }
-  EXPECT_FALSE(with_code(fs, "invalid-name")[0]->migration);
-  EXPECT_EQ(with_code(fs, "orphan-down")[0]->migration.value_or(""), "0003");
-  EXPECT_EQ(with_code(fs, "unknown-directive")[0]->migration.value_or(""), "0005");
-  EXPECT_NE(with_code(fs, "unknown-directive")[0]->message.find("0005_directive.sql:1"), std::string::npos);
+  EXPECT_TRUE(with_code(fs, "invalid-name")[0]->migration.empty());
+  EXPECT_EQ(with_code(fs, "orphan-down")[0]->migration, "0003");
+  EXPECT_EQ(with_code(fs, "unknown-directive")[0]->migration, "0005");
+  EXPECT_NE(with_code(fs, "unknown-directive")[0]->located().find("0005_directive.sql:1"), std::string::npos);
 }
 
 TEST_F(ValidateFiles, SqlThatDoesNotParseIsReportedOnceWithLineAndColumn) {
@@ -129,9 +130,9 @@ TEST_F(ValidateFiles, SqlThatDoesNotParseIsReportedOnceWithLineAndColumn) {
   auto fs = findings();
   auto hits = with_code(fs, "parse-error");
   ASSERT_EQ(hits.size(), 2u);
-  EXPECT_NE(hits[0]->message.find("0001_items.sql:2:"), std::string::npos) << hits[0]->message;
-  EXPECT_NE(hits[1]->message.find("0001_items.down.sql:2:1"), std::string::npos) << hits[1]->message;
-  EXPECT_EQ(hits[0]->migration.value_or(""), "0001");
+  EXPECT_NE(hits[0]->located().find("0001_items.sql:2:"), std::string::npos) << hits[0]->located();
+  EXPECT_NE(hits[1]->located().find("0001_items.down.sql:2:1"), std::string::npos) << hits[1]->located();
+  EXPECT_EQ(hits[0]->migration, "0001");
   // The linter's own parse-error finding is not repeated.
   EXPECT_TRUE(with_code(fs, "lint-parse-error").empty());
 }
@@ -145,17 +146,17 @@ TEST_F(ValidateFiles, LintErrorsFollowTheStrictestPolicy) {
   auto block = findings(LintPolicy::block);
   auto drop = with_code(block, "lint-drop-column");
   ASSERT_EQ(drop.size(), 1u);  // the allowed one is not reported
-  EXPECT_EQ(drop[0]->severity, FindingSeverity::error);
-  EXPECT_EQ(drop[0]->migration.value_or(""), "0002");
-  EXPECT_NE(drop[0]->message.find("0002_drop.sql:1:"), std::string::npos);
-  EXPECT_NE(drop[0]->advice.find("-- mgr:allow drop-column"), std::string::npos);
+  EXPECT_EQ(drop[0]->severity, Severity::error);
+  EXPECT_EQ(drop[0]->migration, "0002");
+  EXPECT_NE(drop[0]->located().find("0002_drop.sql:1:"), std::string::npos);
+  EXPECT_NE(drop[0]->hint.find("-- mgr:allow drop-column"), std::string::npos);
   auto ts = with_code(block, "lint-prefer-timestamptz");
   ASSERT_EQ(ts.size(), 1u);
-  EXPECT_EQ(ts[0]->severity, FindingSeverity::warning);
+  EXPECT_EQ(ts[0]->severity, Severity::warning);
 
   auto warn = findings(LintPolicy::warn);
   ASSERT_EQ(with_code(warn, "lint-drop-column").size(), 1u);
-  EXPECT_EQ(with_code(warn, "lint-drop-column")[0]->severity, FindingSeverity::warning);
+  EXPECT_EQ(with_code(warn, "lint-drop-column")[0]->severity, Severity::warning);
   EXPECT_FALSE(has_errors(warn));
 
   EXPECT_TRUE(findings(LintPolicy::off).empty());
@@ -192,15 +193,15 @@ TEST_F(ValidateHistory, EachEnvironmentRuleHasItsCode) {
   for (const char* code : {"checksum-mismatch", "missing-file", "failed-migration", "out-of-order", "environment-mismatch"}) {
     auto hits = with_code(fs, code);
     ASSERT_EQ(hits.size(), 1u) << code;
-    EXPECT_EQ(hits[0]->severity, FindingSeverity::error);
-    EXPECT_EQ(hits[0]->environment.value_or(""), "dev");
+    EXPECT_EQ(hits[0]->severity, Severity::error);
+    EXPECT_EQ(hits[0]->environment, "dev");
   }
-  EXPECT_EQ(with_code(fs, "checksum-mismatch")[0]->migration.value_or(""), "0001");
-  EXPECT_EQ(with_code(fs, "missing-file")[0]->migration.value_or(""), "0009");
-  EXPECT_EQ(with_code(fs, "failed-migration")[0]->migration.value_or(""), "0010");
-  EXPECT_EQ(with_code(fs, "out-of-order")[0]->migration.value_or(""), "0002");
-  EXPECT_FALSE(with_code(fs, "environment-mismatch")[0]->migration);
-  EXPECT_NE(with_code(fs, "checksum-mismatch")[0]->advice.find("mgr repair dev"), std::string::npos);
+  EXPECT_EQ(with_code(fs, "checksum-mismatch")[0]->migration, "0001");
+  EXPECT_EQ(with_code(fs, "missing-file")[0]->migration, "0009");
+  EXPECT_EQ(with_code(fs, "failed-migration")[0]->migration, "0010");
+  EXPECT_EQ(with_code(fs, "out-of-order")[0]->migration, "0002");
+  EXPECT_TRUE(with_code(fs, "environment-mismatch")[0]->migration.empty());
+  EXPECT_NE(with_code(fs, "checksum-mismatch")[0]->hint.find("mgr repair dev"), std::string::npos);
 }
 
 TEST_F(ValidateHistory, InOrderHistoryIsClean) {
@@ -229,11 +230,11 @@ TEST_F(ValidateHistory, PromotionOrderBrokenWhenTargetHasWhatSourceLacksOrHasDif
   auto fs = cross_environment_findings(catalog, states, {"dev", "test"});
   auto broken = with_code(fs, "promotion-order-broken");
   ASSERT_EQ(broken.size(), 2u);
-  EXPECT_EQ(broken[0]->migration.value_or(""), "0002");
+  EXPECT_EQ(broken[0]->migration, "0002");
   EXPECT_NE(broken[0]->message.find("another checksum"), std::string::npos);
-  EXPECT_EQ(broken[1]->migration.value_or(""), "0003");
+  EXPECT_EQ(broken[1]->migration, "0003");
   EXPECT_NE(broken[1]->message.find("dev does not"), std::string::npos);
-  EXPECT_EQ(broken[1]->environment.value_or(""), "test");
+  EXPECT_EQ(broken[1]->environment, "test");
   EXPECT_TRUE(with_code(fs, "same-database").empty());
 }
 
@@ -244,7 +245,7 @@ TEST_F(ValidateHistory, SameDatabaseComparesIdentityKeys) {
   auto fs = cross_environment_findings(catalog, states, {"dev", "test", "prod"});
   auto same = with_code(fs, "same-database");
   ASSERT_EQ(same.size(), 1u);
-  EXPECT_EQ(same[0]->severity, FindingSeverity::error);
+  EXPECT_EQ(same[0]->severity, Severity::error);
   EXPECT_NE(same[0]->message.find("dev and test"), std::string::npos);
 }
 
@@ -255,7 +256,7 @@ TEST_F(ValidateHistory, CanPromoteCountsWhatTheGateWouldAccept) {
   auto fs = cross_environment_findings(catalog, states, {"dev", "test"});
   auto apply = with_code(fs, "can-apply");
   ASSERT_EQ(apply.size(), 1u);
-  EXPECT_EQ(apply[0]->severity, FindingSeverity::info);
+  EXPECT_EQ(apply[0]->severity, Severity::info);
   EXPECT_NE(apply[0]->message.find("dev can take 1 pending migration: 0003"), std::string::npos) << apply[0]->message;
   auto promote = with_code(fs, "can-promote");
   ASSERT_EQ(promote.size(), 1u);
@@ -273,22 +274,43 @@ TEST_F(ValidateHistory, UnreachableSourceSkipsCrossChecksForItsTargets) {
   EXPECT_TRUE(with_code(fs, "promotion-order-broken").empty());
   EXPECT_TRUE(with_code(fs, "can-promote").empty());
   auto u = unreachable_finding("dev", "cannot connect\n\tIs the server running?");
-  EXPECT_EQ(u.code, "unreachable");
+  EXPECT_EQ(u.code, Code::unreachable);
   EXPECT_EQ(u.message.find('\n'), std::string::npos);
 }
 
+Diagnostic finding_of(Severity severity, Code code, const std::string& env, const std::string& migration,
+                      const std::string& message, const std::string& hint) {
+  Diagnostic d;
+  d.severity = severity;
+  d.code = code;
+  d.environment = env;
+  d.migration = migration;
+  d.message = message;
+  d.hint = hint;
+  return d;
+}
+
 TEST(ValidateOutput, JsonAndTextCarryTheSameFields) {
-  std::vector<Finding> fs{{FindingSeverity::warning, "lint-prefer-timestamptz", std::nullopt, "0004", "m1", "a1"},
-                          {FindingSeverity::error, "checksum-mismatch", "test", "0002", "m2", "a2"}};
+  std::vector<Diagnostic> fs{finding_of(Severity::warning, Code::lint_prefer_timestamptz, "", "0004", "m1", "a1"),
+                             finding_of(Severity::error, Code::checksum_mismatch, "test", "0002", "m2", "a2")};
+  fs[0].file = "migrations/0004_x.sql";
+  fs[0].line = 1;
+  fs[0].column = 38;
   auto j = findings_json(fs);
   EXPECT_EQ(j["ok"], false);
   ASSERT_EQ(j["findings"].size(), 2u);
   EXPECT_EQ(j["findings"][0]["severity"], "warning");
+  EXPECT_EQ(j["findings"][0]["code"], "lint-prefer-timestamptz");
   EXPECT_TRUE(j["findings"][0]["environment"].is_null());
+  // As documented (docs/operations.md): a file finding's message starts with its location.
+  EXPECT_EQ(j["findings"][0]["message"], "migrations/0004_x.sql:1:38: m1");
+  EXPECT_EQ(j["findings"][1]["code"], "checksum-mismatch");
   EXPECT_EQ(j["findings"][1]["environment"], "test");
   EXPECT_EQ(j["findings"][1]["migration"], "0002");
+  EXPECT_EQ(j["findings"][1]["message"], "m2");
   EXPECT_EQ(j["findings"][1]["advice"], "a2");
-  EXPECT_EQ(format_finding(fs[1]), "error   [checksum-mismatch] test 0002: m2 -> a2");
+  EXPECT_EQ(format_listing(fs[1]), "error   [checksum-mismatch] test 0002: m2 -> a2");
+  EXPECT_EQ(format_listing(fs[0]), "warning [lint-prefer-timestamptz] 0004: migrations/0004_x.sql:1:38: m1 -> a1");
   EXPECT_TRUE(findings_json({fs[0]})["ok"].get<bool>());
 }
 
