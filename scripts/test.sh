@@ -38,10 +38,7 @@ if [ $sanitize = 1 ]; then
   cmake_args+=("-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O0 -g1 -DNDEBUG")
   # halt_on_error: a UBSan finding stops the program instead of scrolling by;
   # exitcode 86 so a report is never mistaken for mgr's own exit 1.
-  # disable_coredump=0: ASan sets RLIMIT_CORE to 0 by default, which would hide
-  # mgr's own core-dump policy (MGR_ALLOW_CORE) from the tests that check it;
-  # the shadow memory stays out of cores anyway (use_madv_dontdump).
-  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:exitcode=86:abort_on_error=0:strict_string_checks=1:disable_coredump=0}
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:exitcode=86:abort_on_error=0:strict_string_checks=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:exitcode=86}
   if [ -f "$repo/scripts/lsan.supp" ]; then
     export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$repo/scripts/lsan.supp:print_suppressions=0}
