@@ -133,7 +133,9 @@ class LineDiff {
     const auto m = static_cast<I>(b1 - b0);
     const I max_d = std::min<I>((n + m + 1) / 2, k_max_edits);
     const I v_offset = max_d;
-    const I v_length = 2 * max_d;
+    // + 2: room for the seed at v_offset + 1 when max_d is 1 (one line against
+    // one line), which 2 * max_d alone lacks (ASan: heap-buffer-overflow).
+    const I v_length = 2 * max_d + 2;
     // v_fwd[v_offset + k]: furthest x on diagonal k (x - y = k) from the start;
     // v_bwd[v_offset + k]: furthest x on diagonal k counted from the end.
     std::vector<I> v_fwd(static_cast<std::size_t>(v_length), -1), v_bwd(static_cast<std::size_t>(v_length), -1);

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "mgr/catalog.hpp"
 #include "mgr/error.hpp"
 
 namespace mgr {
@@ -58,6 +59,31 @@ SqlSyntaxError make_error(const std::string& sql, const PgQueryError& error) {
   out.pos = line_col_at(sql, out.offset);
   return out;
 }
+
+// libpg_query copies the input's bytes into its JSON tree as they are, and
+// nlohmann refuses JSON that is not UTF-8 (parse_error, not an mgr error). The
+// catalog and `mgr lint PATH` refuse such files first; this keeps every other
+// caller from ever meeting the library's exception, and says where the bad byte is.
+std::optional<SqlSyntaxError> invalid_utf8_error(const std::string& sql) {
+  std::size_t bad = 0;
+  if (is_valid_utf8(sql, &bad)) return std::nullopt;
+  SqlSyntaxError out;
+  out.message = "not valid UTF-8 (save the file as UTF-8)";
+  out.offset = bad;
+  out.pos = line_col_at(sql, bad);
+  return out;
+}
+
+// The parser's JSON as a tree; nullopt when it is not JSON nlohmann accepts
+// (never expected for UTF-8 input, but a library exception must not escape).
+std::optional<nlohmann::json> read_tree(const char* json_text) {
+  if (json_text == nullptr) return std::nullopt;
+  auto tree = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (tree.is_discarded()) return std::nullopt;
+  return tree;
+}
+
+const char* k_unreadable_tree = "libpg_query returned a parse tree that is not valid JSON";
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
@@ -118,15 +144,20 @@ std::optional<SqlSyntaxError> check_syntax(const std::string& sql) {
 }
 
 SqlParse parse_sql(const std::string& sql) {
+  SqlParse out;
+  if ((out.error = invalid_utf8_error(sql))) return out;
   ParseResult result(sql);
   const auto& r = result.get();
-  SqlParse out;
   if (r.error != nullptr) {
     out.error = make_error(sql, *r.error);
     return out;
   }
-  auto tree = nlohmann::json::parse(r.parse_tree);
-  if (auto it = tree.find("stmts"); it != tree.end() && it->is_array()) {
+  auto tree = read_tree(r.parse_tree);
+  if (!tree) {
+    out.error = SqlSyntaxError{k_unreadable_tree, 0, LineCol{}};
+    return out;
+  }
+  if (auto it = tree->find("stmts"); it != tree->end() && it->is_array()) {
     out.stmts.reserve(it->size());
     for (auto& stmt : *it) out.stmts.push_back(std::move(stmt));
   }
@@ -134,6 +165,11 @@ SqlParse parse_sql(const std::string& sql) {
 }
 
 PlpgsqlParse parse_plpgsql_body(const std::string& body) {
+  PlpgsqlParse out;
+  if (auto bad = invalid_utf8_error(body)) {
+    out.error = bad->message;
+    return out;
+  }
   // The PL/pgSQL entry point takes a CREATE FUNCTION; wrap the body in a
   // dollar quote whose tag does not occur in it.
   std::string tag = "$mgr_do$";
@@ -142,14 +178,17 @@ PlpgsqlParse parse_plpgsql_body(const std::string& body) {
                        body + tag;
   PlpgsqlResult result(source);
   const auto& r = result.get();
-  PlpgsqlParse out;
   if (r.error != nullptr) {
     out.error = r.error->message != nullptr ? r.error->message : "PL/pgSQL syntax error";
     return out;
   }
-  auto tree = nlohmann::json::parse(r.plpgsql_funcs);
-  if (tree.is_array()) {
-    for (auto& f : tree) out.functions.push_back(std::move(f));
+  auto tree = read_tree(r.plpgsql_funcs);
+  if (!tree) {
+    out.error = k_unreadable_tree;
+    return out;
+  }
+  if (tree->is_array()) {
+    for (auto& f : *tree) out.functions.push_back(std::move(f));
   }
   return out;
 }
@@ -317,6 +356,10 @@ bool TransactionControl::folds() const {
 
 TransactionControl analyse_transaction_control(const std::string& sql, bool transactional) {
   TransactionControl out;
+  // A statement that cannot be parsed is not classified below, so text that
+  // parse_sql refuses (invalid UTF-8) is an error for the whole file: a COMMIT
+  // must never slip through unclassified.
+  if ((out.error = invalid_utf8_error(sql))) return out;
   // The splitter runs the whole grammar without building a JSON tree (the
   // costly part of a parse); only the few candidate statements are parsed.
   SplitResult split(sql);
@@ -338,7 +381,15 @@ TransactionControl analyse_transaction_control(const std::string& sql, bool tran
     ++out.statement_count;
     if (!may_be_transaction_stmt(sql, start, end)) continue;
     auto parsed = parse_sql(sql.substr(start, end - start));
-    if (parsed.error || parsed.stmts.size() != 1) continue;
+    if (parsed.error) {
+      // Unclassified, it could be a COMMIT: the file is an error, never skipped.
+      out.error = parsed.error;
+      out.error->offset += start;
+      out.error->pos = index.at(out.error->offset);
+      out.statements.clear();
+      return out;
+    }
+    if (parsed.stmts.size() != 1) continue;
     auto stmt = parsed.stmts[0].find("stmt");
     if (stmt == parsed.stmts[0].end() || !stmt->is_object()) continue;
     auto node = stmt->find("TransactionStmt");

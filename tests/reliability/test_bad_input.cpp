@@ -184,6 +184,14 @@ std::vector<Case> cases() {
   // ---- migration files ----
   c.push_back({"migration_not_utf8", [](Ctx& x) { x.file("0002_latin1.sql", "SELECT 'caf\xe9';\n"); },
                {"apply", "dev"}, {2}, {"0002_latin1.sql"}});
+  // The byte inside an identifier reached the linter's parse tree as invalid
+  // JSON (fuzz/crashes/lint): both ways of linting refuse the file first, exit 2.
+  for (const auto& [suffix, args] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"lint", {"lint"}}, {"lint_path", {"lint", "migrations/0002_latin1.sql"}}}) {
+    c.push_back({"migration_not_utf8_" + suffix,
+                 [](Ctx& x) { x.file("0002_latin1.sql", "CREATE TABLE caf\xe9 (id int);\n"); }, args, {2},
+                 {"0002_latin1.sql"}});
+  }
   c.push_back({"migration_with_nul_byte_no_transaction",
                [](Ctx& x) {
                  x.file("0002_nul.sql", "-- mgr:no-transaction\nINSERT INTO public.markers VALUES (2);\n"

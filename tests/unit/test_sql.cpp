@@ -1,8 +1,14 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
 #include <nlohmann/json.hpp>
 
+#include "mgr/catalog.hpp"
 #include "mgr/error.hpp"
+#include "mgr/lint.hpp"
 #include "mgr/sql.hpp"
 
 using namespace mgr;
@@ -71,6 +77,53 @@ TEST(SqlParse, ErrorIsReportedNotThrown) {
   ASSERT_TRUE(parsed.error);
   EXPECT_EQ(parsed.error->pos.line, 1);
   EXPECT_TRUE(parsed.stmts.empty());
+}
+
+// libpg_query copies invalid UTF-8 into its JSON, which nlohmann then refuses
+// with its own parse_error (fuzz/crashes/lint/invalid-utf8-json-parse-error.bin).
+TEST(SqlParse, InvalidUtf8IsAnErrorAtTheBadByteNotALibraryException) {
+  const std::string sql = "SELECT 1;\nSELECT 'caf\xe9 \x97';\n";
+  SqlParse parsed;
+  ASSERT_NO_THROW(parsed = parse_sql(sql));
+  ASSERT_TRUE(parsed.error);
+  EXPECT_EQ(parsed.error->offset, sql.find('\xe9'));
+  EXPECT_EQ(parsed.error->pos.line, 2);
+  EXPECT_EQ(parsed.error->pos.col, 12);
+  EXPECT_NE(parsed.error->message.find("not valid UTF-8"), std::string::npos) << parsed.error->message;
+  EXPECT_TRUE(parsed.stmts.empty());
+}
+
+TEST(SqlParse, InvalidUtf8InAnIdentifierIsAnError) {
+  SqlParse parsed;
+  ASSERT_NO_THROW(parsed = parse_sql("CREATE TABLE t\xff (id int);"));
+  EXPECT_TRUE(parsed.error);
+}
+
+TEST(SqlPlpgsql, InvalidUtf8BodyIsAnErrorNotALibraryException) {
+  PlpgsqlParse parsed;
+  ASSERT_NO_THROW(parsed = parse_plpgsql_body("\nBEGIN\n  PERFORM 'caf\xe9';\nEND\n"));
+  ASSERT_TRUE(parsed.error);
+  EXPECT_NE(parsed.error->find("not valid UTF-8"), std::string::npos) << *parsed.error;
+}
+
+// The fuzz finding itself, through the linter as the fuzz target calls it.
+TEST(SqlParse, FuzzFindingInvalidUtf8ThroughTheLinterIsAParseErrorFinding) {
+  const auto input = std::filesystem::path(MGR_SOURCE_DIR) / "fuzz" / "crashes" / "lint" /
+                     "invalid-utf8-json-parse-error.bin";
+  std::ifstream in(input, std::ios::binary);
+  ASSERT_TRUE(in) << input;
+  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  ASSERT_GT(bytes.size(), 1u);
+  MigrationFile file;
+  file.path = "migrations/0001_x.sql";
+  file.sql = normalize_sql_text(bytes.substr(1));  // the first byte picks pg_version in the harness
+  ASSERT_FALSE(is_valid_utf8(file.sql));
+  LintResult result;
+  ASSERT_NO_THROW(result = lint_migration(file, LintSettings{}));
+  bool parse_error = false;
+  for (const auto& f : result.findings) parse_error = parse_error || f.rule == "parse-error";
+  EXPECT_TRUE(parse_error);
+  EXPECT_TRUE(result.has_blocking());
 }
 
 TEST(SqlPlpgsql, ParsesBodyEvenWhenItContainsTheWrapperTag) {
@@ -188,6 +241,26 @@ TEST(SqlTransactionControl, ParseErrorIsReportedNotClassified) {
   EXPECT_EQ(c.error->pos.line, 2);
   EXPECT_TRUE(c.statements.empty());
   EXPECT_THROW(transaction_body("CREATE TABLE (;", "m.sql"), ConfigError);
+}
+
+// A statement the parser cannot turn into a tree must make the file an error:
+// skipped unclassified, a COMMIT would end mgr's transaction.
+TEST(SqlTransactionControl, InvalidUtf8FileIsAnErrorNamingTheFileNeverSkipped) {
+  const std::string sql = "BEGIN;\nSAVEPOINT \"s\x97\";\nCOMMIT;\n";
+  TransactionControl c;
+  ASSERT_NO_THROW(c = analyse_transaction_control(sql, true));
+  ASSERT_TRUE(c.error);
+  EXPECT_EQ(c.error->pos.line, 2);
+  EXPECT_TRUE(c.statements.empty());
+  try {
+    transaction_body(sql, "migrations/0001_x.sql");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("migrations/0001_x.sql:2:"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not valid UTF-8"), std::string::npos) << e.what();
+  }
+  // The bad byte in a statement that is not a transaction statement, too.
+  EXPECT_THROW(transaction_body("SELECT '\xe9';\nCOMMIT;\n", "m.sql"), ConfigError);
 }
 
 TEST(SqlTransactionControl, BodyBlanksFoldedStatementsKeepingEveryOffset) {
