@@ -9,8 +9,8 @@
 
 #include "mgr/error.hpp"
 #include "mgr/history.hpp"
+#include "mgr/host.hpp"
 #include "mgr/interrupt.hpp"
-#include "mgr/output.hpp"
 #include "mgr/plan.hpp"
 #include "mgr/process.hpp"
 #include "mgr/runner.hpp"

@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include "mgr/plan.hpp"
-#include "mgr/sql.hpp"
 #include "mgr/text.hpp"
 
 namespace mgr {
@@ -23,10 +22,6 @@ std::optional<std::string> id_from_file(const std::filesystem::path& path) {
   while (n < name.size() && name[n] >= '0' && name[n] <= '9') ++n;
   if (n == 0 || n >= name.size() || name[n] != '_') return std::nullopt;
   return name.substr(0, n);
-}
-
-std::string where(const std::filesystem::path& path, const LineCol& pos) {
-  return path.string() + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.col);
 }
 
 std::string catalog_advice(const std::string& code) {
@@ -124,43 +119,23 @@ LintPolicy strictest_lint_policy(const std::vector<const Environment*>& envs) {
   return out;
 }
 
-std::vector<Finding> file_findings(const CatalogScan& scan, const LintSettings& settings, LintPolicy lint_policy) {
+std::vector<Finding> catalog_findings(const CatalogScan& scan) {
   std::vector<Finding> out;
   for (const auto& p : scan.problems) {
     out.push_back({FindingSeverity::error, p.code, std::nullopt, id_from_file(p.path), p.format(),
                    catalog_advice(p.code)});
   }
-  for (const auto& m : scan.catalog.migrations) {
-    std::vector<const MigrationFile*> files{&m.up};
-    if (m.down) files.push_back(&*m.down);
-    // apply's and rollback's own file rules (plan.hpp), so validate passes nothing they refuse.
-    for (const auto* file : files) {
-      auto check = check_migration_file(m.id, *file, file == &m.up ? FileRole::up : FileRole::down);
-      for (const auto& p : check.problems) out.push_back(file_rule_finding(p));
-    }
-    if (lint_policy == LintPolicy::off) continue;
-    for (const auto* file : files) {
-      LintSettings s = settings;
-      // A down file runs against prod too; what its up file created it may remove.
-      if (file != &m.up) s.rollback_of = &m.up;
-      for (const auto& f : lint_migration(*file, s).findings) {
-        // Parse errors and refused transaction statements are reported above, once.
-        if (f.allowed || f.rule == "parse-error" ||
-            (f.rule == "transaction-control" && f.severity == Severity::error)) {
-          continue;
-        }
-        bool error = f.severity == Severity::error && lint_policy == LintPolicy::block;
-        std::string advice = f.advice;
-        if (f.severity == Severity::error && find_lint_rule(f.rule) != nullptr && f.rule.rfind("allow-", 0) != 0) {
-          // Some rules' advice already says "with an allow and a reason": then only the syntax is added.
-          bool says_allow = advice.find("allow") != std::string::npos;
-          advice += (says_allow ? ": `" : " (if intended: `") + std::string("-- mgr:allow ") + f.rule + " reason: <why>`" +
-                    (says_allow ? "" : ")");
-        }
-        out.push_back({error ? FindingSeverity::error : FindingSeverity::warning, "lint-" + f.rule, std::nullopt, m.id,
-                       where(f.path, f.pos) + ": " + f.message, advice});
-      }
-    }
+  return out;
+}
+
+std::vector<Finding> file_rule_findings(const Migration& m) {
+  std::vector<Finding> out;
+  std::vector<const MigrationFile*> files{&m.up};
+  if (m.down) files.push_back(&*m.down);
+  // apply's and rollback's own file rules (plan.hpp), so validate passes nothing they refuse.
+  for (const auto* file : files) {
+    auto check = check_migration_file(m.id, *file, file == &m.up ? FileRole::up : FileRole::down);
+    for (const auto& p : check.problems) out.push_back(file_rule_finding(p));
   }
   return out;
 }
