@@ -24,7 +24,7 @@ set(MGR_LAYERS core lint proc db commands cli)
 # `sql` is here because the promotion policy's file rules (plan) must parse
 # SQL; the linter, which judges statements, is a layer of its own above it.
 set(MGR_LAYER_core_MODULES
-    build_info catalog config db_url diagnostic drift error fd history_row host interrupt plan
+    build_info catalog config db_url diagnostic drift error fd fleet history_row host interrupt plan
     server_identity sha256 sql status style text validate)
 set(MGR_LAYER_core_USES)
 set(MGR_LAYER_core_LINKS libpq yaml openssl pg_query json fmt spdlog threads)
@@ -35,7 +35,7 @@ set(MGR_LAYER_lint_USES core)
 set(MGR_LAYER_lint_LINKS json fmt)
 
 # Child processes and the backups made with them.
-set(MGR_LAYER_proc_MODULES process backup)
+set(MGR_LAYER_proc_MODULES process backup provenance)
 set(MGR_LAYER_proc_USES core)
 set(MGR_LAYER_proc_LINKS boost_process libpq openssl json fmt spdlog)
 
@@ -46,7 +46,7 @@ set(MGR_LAYER_db_USES core proc)
 set(MGR_LAYER_db_LINKS pqxx libpq json fmt spdlog)
 
 # One file per command, the executor they share, and rendering.
-set(MGR_LAYER_commands_MODULES commands output executor cmd_*)
+set(MGR_LAYER_commands_MODULES commands output executor fleet_commands cmd_*)
 set(MGR_LAYER_commands_USES core lint proc db)
 set(MGR_LAYER_commands_LINKS json fmt spdlog)
 
