@@ -31,7 +31,7 @@
 #include "mgr/text.hpp"
 #include "mgr/interrupt.hpp"
 #include "mgr/process.hpp"
-#include "mgr/session.hpp"
+#include "mgr/server_identity.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

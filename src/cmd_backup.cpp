@@ -113,16 +113,16 @@ HistoryState history_state(HistoryStore& store) {
 }
 
 // The audit row for a restore; best effort when the restore itself failed.
-void log_restore(Session& session, HistoryStore& store, const LogEntry& entry) {
+void log_restore(HistoryStore& store, const LogEntry& entry) {
   if (!store.exists()) {
     spdlog::warn("no history table {} after the restore; the restore is not recorded in the audit log",
                  store.table().display());
     return;
   }
   store.ensure();
-  pqxx::work tx(session.connection());
-  store.append_log(tx, entry);
-  tx.commit();
+  HistoryEdit edit;
+  edit.log.push_back(entry);
+  store.commit(edit, "restore's audit row");
 }
 
 // ok | mismatch | incomplete | in_progress | restore_leftover
@@ -160,18 +160,6 @@ std::string run_token() {
   return fmt::format("{:08x}{:08x}", rd(), rd());
 }
 
-// The schema that holds (or will hold) the audit table: the history table's
-// own when configured, else where the search_path finds it, else the first
-// schema on the search_path.
-std::string audit_schema(Session& session, HistoryStore& store) {
-  if (!store.table().schema.empty()) return store.table().schema;
-  pqxx::nontransaction tx(session.connection());
-  return tx.exec_params1("SELECT coalesce((SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
-                         "ON n.oid = c.relnamespace WHERE c.oid = pg_catalog.to_regclass($1)), current_schema())",
-                         store.log_table().quoted())[0]
-      .c_str();
-}
-
 // After a signal: stop psql's backend if it is still there (psql was
 // killed; the server would notice only at its next read), then read whether
 // the restore committed.
@@ -191,13 +179,12 @@ bool restore_committed_after_signal(Session& session, HistoryStore& store, const
       if (left == 0) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    if (tx.exec_params1("SELECT pg_catalog.to_regclass($1) IS NULL", store.log_table().quoted())[0].as<bool>()) {
-      return false;
-    }
-    return tx.exec_params1("SELECT count(*) FROM " + store.log_table().quoted() +
-                               " WHERE action = 'restore' AND position($1 in detail) > 0",
-                           token)[0]
-               .as<long>() > 0;
+  } catch (const std::exception& e) {
+    spdlog::warn("after the signal, cannot stop psql's backend on {}: {}", session.environment().name,
+                 session.clean(e.what()));
+  }
+  try {
+    return store.log_has("restore", token);
   } catch (const std::exception& e) {
     spdlog::warn("after the signal, cannot check the state of {}: {}", session.environment().name,
                  session.clean(e.what()));
@@ -367,7 +354,7 @@ int run_restore(const GlobalOptions& global, const RestoreOptions& opts) {
   detail += fmt::format("; run {}", token);
   entry.detail = detail;
   RestoreAudit audit;
-  audit.log_schema = audit_schema(session, store);
+  audit.log_schema = store.log_schema();
   audit.log_table = store.log_table().table;
   audit.restore_row_sql = store.log_sql(entry);
   audit.application_name = fmt::format("mgr {} restore {}", env.name, ::getpid());
@@ -390,7 +377,7 @@ int run_restore(const GlobalOptions& global, const RestoreOptions& opts) {
     entry.duration_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                              std::chrono::steady_clock::now() - started).count());
     try {
-      log_restore(session, store, entry);
+      log_restore(store, entry);
     } catch (const std::exception& log_error) {
       spdlog::warn("could not record the failed restore in the audit log: {}", session.clean(log_error.what()));
     }

@@ -59,24 +59,14 @@ int run_baseline(const GlobalOptions& global, const BaselineOptions& opts) {
 
   history.ensure();
   const auto os_user = os_user_at_host();
-  try {
-    pqxx::work tx(session.connection());
-    for (const auto* m : to_record) {
-      history.insert(tx, history_row_for(*m, env.name, "baseline", os_user));
-      history.append_log(tx, LogEntry::of("baseline", m->id, os_user,
-                                          m->label() + " recorded as applied without running it (baseline up to " +
-                                              opts.to + ")"));
-    }
-    tx.commit();
-  } catch (const pqxx::in_doubt_error& e) {
-    throw Failure(env.name + ": the connection went during the baseline's COMMIT, so whether it was recorded is "
-                  "unknown; `mgr status " + env.name + "` tells: " + session.clean(e.what()));
-  } catch (const pqxx::sql_error& e) {
-    throw Failure(env.name + ": baseline failed, nothing was recorded: " + session.clean(e.what()));
-  } catch (const std::exception&) {
-    session.rethrow("recording the baseline (nothing was recorded unless its COMMIT reached the server; `mgr status " +
-                    env.name + "` tells)");
+  HistoryEdit edit;
+  for (const auto* m : to_record) {
+    edit.inserts.push_back(history_row_for(*m, env.name, "baseline", os_user));
+    edit.log.push_back(LogEntry::of("baseline", m->id, os_user,
+                                    m->label() + " recorded as applied without running it (baseline up to " + opts.to +
+                                        ")"));
   }
+  history.commit(edit, "baseline");
 
   // The schema the baseline vouches for: later drift is measured from it.
   auto snapshot = snapshot_after_change(session, config, env, "baseline");

@@ -105,27 +105,16 @@ int run_repair(const GlobalOptions& global, const RepairOptions& opts) {
 
   const auto os_user = os_user_at_host();
   history.ensure();  // an older log table gains the columns repair's rows are written with
-  try {
-    pqxx::work tx(session.connection());
-    for (const auto& it : items) {
-      auto log = LogEntry::of("repair", it.row.migration_id, os_user, it.describe());
-      if (it.kind == RepairItem::Kind::remove_failed) {
-        history.remove(tx, it.row.migration_id);
-      } else {
-        history.update_checksum(tx, it.row.migration_id, it.new_checksum, it.new_down_checksum);
-      }
-      history.append_log(tx, log);
+  HistoryEdit edit;
+  for (const auto& it : items) {
+    if (it.kind == RepairItem::Kind::remove_failed) {
+      edit.removals.push_back(it.row.migration_id);
+    } else {
+      edit.checksums.push_back({it.row.migration_id, it.new_checksum, it.new_down_checksum});
     }
-    tx.commit();
-  } catch (const pqxx::in_doubt_error& e) {
-    throw Failure(env.name + ": the connection went during the repair's COMMIT, so whether it was recorded is "
-                  "unknown; `mgr status " + env.name + "` and `mgr log " + env.name + "` tell: " + session.clean(e.what()));
-  } catch (const pqxx::sql_error& e) {
-    throw Failure(env.name + ": repair failed, nothing was changed: " + session.clean(e.what()));
-  } catch (const std::exception&) {
-    session.rethrow("repairing the history (nothing was changed unless its COMMIT reached the server; `mgr status " +
-                    env.name + "` tells)");
+    edit.log.push_back(LogEntry::of("repair", it.row.migration_id, os_user, it.describe()));
   }
+  history.commit(edit, "repair");
 
   auto snapshot = snapshot_after_change(session, config, env, "repair");  // still under the lock
   out["ok"] = true;

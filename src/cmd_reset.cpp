@@ -3,8 +3,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <pqxx/pqxx>
-
 #include "mgr/backup.hpp"
 #include "mgr/catalog.hpp"
 #include "mgr/commands.hpp"
@@ -100,15 +98,7 @@ int run_reset(const GlobalOptions& global, const ResetOptions& opts) {
   audit.log_schema = resolved.schema;
   audit.log_table = history.log_table().table;
   audit.restore_row_sql = history.log_sql(entry);
-  try {
-    pqxx::work tx(session.connection());
-    tx.exec(reset_wipe_sql(audit));
-    tx.commit();
-    pqxx::nontransaction reset_session(session.connection());
-    reset_session.exec(k_reset_session_sql);
-  } catch (const std::exception&) {
-    session.rethrow("resetting " + env.name + " (the wipe ran in one transaction: nothing was dropped)");
-  }
+  history.wipe_keeping_log(audit);
   if (!global.json) print_line(env.name + ": every schema dropped; applying all migrations");
 
   std::vector<HistoryRow> none;

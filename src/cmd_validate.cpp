@@ -10,6 +10,7 @@
 #include "mgr/config.hpp"
 #include "mgr/history.hpp"
 #include "mgr/interrupt.hpp"
+#include "mgr/lint_findings.hpp"
 #include "mgr/output.hpp"
 #include "mgr/schema_snapshot.hpp"
 #include "mgr/session.hpp"

@@ -7,7 +7,7 @@
 #include <unordered_map>
 
 #include "mgr/catalog.hpp"
-#include "mgr/output.hpp"
+#include "mgr/style.hpp"
 
 namespace mgr {
 

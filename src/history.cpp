@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "mgr/backup.hpp"  // reset_wipe_sql
 #include "mgr/catalog.hpp"
 #include "mgr/error.hpp"
-#include "mgr/provenance.hpp"
+#include "mgr/git_provenance.hpp"
+#include "mgr/runner.hpp"  // k_reset_session_sql
 #include "mgr/session.hpp"
 
 namespace mgr {
@@ -138,6 +140,7 @@ void HistoryStore::ensure() {
       tx.exec(sql);
     }
     ensure_provenance_columns(tx, t, log);
+    add_snapshot_column(tx);
     tx.commit();
   } catch (const std::exception&) {
     m_session.rethrow("creating the history table " + m_table.display());
@@ -402,6 +405,91 @@ std::vector<LogEntry> HistoryStore::read_log(int limit) {
     m_session.rethrow("reading the audit log " + log_table().display());
   }
   return out;
+}
+
+// ---- Bookkeeping outside a migration (baseline, repair, restore, reset) ----
+
+void HistoryStore::commit(const HistoryEdit& edit, const std::string& what) {
+  const auto& env = m_session.environment().name;
+  try {
+    pqxx::work tx(m_session.connection());
+    for (const auto& row : edit.inserts) insert(tx, row);
+    for (const auto& id : edit.removals) remove(tx, id);
+    for (const auto& c : edit.checksums) update_checksum(tx, c.migration_id, c.checksum, c.down_checksum);
+    for (const auto& entry : edit.log) append_log(tx, entry);
+    tx.commit();
+  } catch (const pqxx::in_doubt_error& e) {
+    throw Failure(env + ": the connection went during the " + what + "'s COMMIT, so whether it was recorded is " +
+                  "unknown; `mgr status " + env + "` and `mgr log " + env + "` tell: " + m_session.clean(e.what()));
+  } catch (const pqxx::sql_error& e) {
+    throw Failure(env + ": " + what + " failed, nothing was changed: " + m_session.clean(e.what()));
+  } catch (const std::exception&) {
+    m_session.rethrow("recording the " + what + " (nothing was changed unless its COMMIT reached the server; `mgr status " +
+                      env + "` tells)");
+  }
+}
+
+std::string HistoryStore::log_schema() {
+  if (!m_table.schema.empty()) return m_table.schema;
+  try {
+    pqxx::nontransaction tx(m_session.connection());
+    return tx.exec_params1("SELECT coalesce((SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+                           "ON n.oid = c.relnamespace WHERE c.oid = pg_catalog.to_regclass($1)), current_schema())",
+                           log_table().quoted())[0]
+        .c_str();
+  } catch (const std::exception&) {
+    m_session.rethrow("looking for the audit log " + log_table().display());
+  }
+}
+
+bool HistoryStore::log_has(const std::string& action, const std::string& token) {
+  try {
+    pqxx::nontransaction tx(m_session.connection());
+    if (tx.exec_params1("SELECT pg_catalog.to_regclass($1) IS NULL", log_table().quoted())[0].as<bool>()) return false;
+    return tx.exec_params1("SELECT count(*) FROM " + log_table().quoted() +
+                               " WHERE action = $1 AND position($2 in detail) > 0",
+                           action, token)[0]
+               .as<long>() > 0;
+  } catch (const std::exception&) {
+    m_session.rethrow("reading the audit log " + log_table().display());
+  }
+}
+
+void HistoryStore::wipe_keeping_log(const RestoreAudit& audit) {
+  try {
+    pqxx::work tx(m_session.connection());
+    tx.exec(reset_wipe_sql(audit));
+    tx.commit();
+    pqxx::nontransaction reset_session(m_session.connection());
+    reset_session.exec(k_reset_session_sql);
+  } catch (const std::exception&) {
+    m_session.rethrow("resetting " + m_session.environment().name +
+                      " (the wipe ran in one transaction: nothing was dropped)");
+  }
+}
+
+// ---- Schema snapshots in the audit log ----
+
+void HistoryStore::add_snapshot_column(pqxx::transaction_base& tx) {
+  // Checked first: ALTER TABLE would take a lock (and send a NOTICE) even when the column exists.
+  const auto log = sql_log_table();
+  auto has = tx.exec_params1(
+      "SELECT pg_catalog.to_regclass($1) IS NULL OR EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid "
+      "OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1) AND attname OPERATOR(pg_catalog.=) 'schema_sha256' AND NOT "
+      "attisdropped)",
+      log)[0].as<bool>();
+  if (!has) tx.exec("ALTER TABLE " + log + " ADD COLUMN IF NOT EXISTS schema_sha256 varchar(64)");
+}
+
+void HistoryStore::mark_schema_snapshot(pqxx::transaction_base& tx, const std::string& action,
+                                        const std::string& sha256) {
+  const auto log = sql_log_table();
+  if (tx.exec_params1("SELECT pg_catalog.to_regclass($1) IS NULL", log)[0].as<bool>()) return;
+  // A log of an older mgr, or one a restored backup brought back, may lack the column.
+  add_snapshot_column(tx);
+  tx.exec_params("UPDATE " + log + " SET schema_sha256 = $1 WHERE id OPERATOR(pg_catalog.=) (SELECT pg_catalog.max(id) "
+                 "FROM " + log + " WHERE action OPERATOR(pg_catalog.=) $2 AND outcome OPERATOR(pg_catalog.=) 'ok')",
+                 sha256, action);
 }
 
 }  // namespace mgr

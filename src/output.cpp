@@ -1,6 +1,5 @@
 #include "mgr/output.hpp"
 
-#include <pwd.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -101,14 +100,6 @@ void confirm_or_refuse(const std::string& env, const std::string& what, bool yes
 std::string utc_now_iso() {
   // fmt::gmtime, not the time_point itself: fmt 9 formats time_points in local time.
   return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::now()));
-}
-
-std::string os_user_at_host() {
-  std::string user = "unknown";
-  if (auto* pw = ::getpwuid(::geteuid()); pw != nullptr && pw->pw_name != nullptr) user = pw->pw_name;
-  char host[256] = {0};
-  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
-  return user + "@" + (host[0] ? host : "unknown");
 }
 
 }  // namespace mgr

@@ -9,8 +9,8 @@
 
 #include "mgr/error.hpp"
 #include "mgr/history.hpp"
+#include "mgr/host.hpp"
 #include "mgr/interrupt.hpp"
-#include "mgr/output.hpp"
 #include "mgr/plan.hpp"
 #include "mgr/process.hpp"
 #include "mgr/runner.hpp"
@@ -297,29 +297,6 @@ SchemaText record_schema_snapshot(Session& session, const Config& config, const 
   return schema;
 }
 
-namespace {
-
-// Puts the snapshot's key on the newest successful audit row of `action`
-// (the caller's own: it still holds the migration lock), in the snapshot's
-// transaction. The nullable `schema_sha256` column is added to
-// `<history_table>_log` here, on first use, so that the history store's
-// table layout stays its own.
-void mark_audit_row(pqxx::transaction_base& tx, const std::string& log, const std::string& action,
-                    const std::string& sha256) {
-  auto r = tx.exec_params1(
-      "SELECT pg_catalog.to_regclass($1) IS NOT NULL, EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid "
-      "OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1) AND attname OPERATOR(pg_catalog.=) 'schema_sha256' AND NOT "
-      "attisdropped)",
-      log);
-  if (!r[0].as<bool>()) return;  // no audit log (a restored backup without one): nothing to mark
-  if (!r[1].as<bool>()) tx.exec("ALTER TABLE " + log + " ADD COLUMN IF NOT EXISTS schema_sha256 varchar(64)");
-  tx.exec_params("UPDATE " + log + " SET schema_sha256 = $1 WHERE id OPERATOR(pg_catalog.=) (SELECT pg_catalog.max(id) "
-                 "FROM " + log + " WHERE action OPERATOR(pg_catalog.=) $2 AND outcome OPERATOR(pg_catalog.=) 'ok')",
-                 sha256, action);
-}
-
-}  // namespace
-
 std::optional<std::string> snapshot_after_change(Session& session, const Config& config, const Environment& env,
                                                  const std::string& action) {
   try {
@@ -327,12 +304,12 @@ std::optional<std::string> snapshot_after_change(Session& session, const Config&
     store.ensure();  // before the dump: it may create the history table's schema
     auto schema = capture_schema(session, config, env);
     // Resolved before the transaction: resolving may query the server.
-    const auto& resolved = session.resolve(config.history_table);
-    const auto log = QualifiedName{resolved.schema, resolved.table + "_log"}.quoted();
+    session.resolve(config.history_table);
+    HistoryStore history(session, config.history_table);
     try {
       pqxx::work tx(session.connection());
       store.record(tx, schema, env.name, action, os_user_at_host());
-      mark_audit_row(tx, log, action, schema.sha256);
+      history.mark_schema_snapshot(tx, action, schema.sha256);
       tx.commit();
     } catch (const pqxx::sql_error& e) {
       throw Failure("cannot record the schema snapshot: " + session.clean(e.what()));

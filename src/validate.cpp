@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include "mgr/plan.hpp"
-#include "mgr/sql.hpp"
 #include "mgr/text.hpp"
 
 namespace mgr {
@@ -68,55 +67,23 @@ LintPolicy strictest_lint_policy(const std::vector<const Environment*>& envs) {
   return out;
 }
 
-namespace {
-
-// The lint findings of one migration's files that validate reports, counted
-// per the strictest policy.
-void lint_findings(const Migration& m, const LintSettings& settings, LintPolicy lint_policy,
-                   std::vector<Diagnostic>& out) {
-  std::vector<const MigrationFile*> files{&m.up};
-  if (m.down) files.push_back(&*m.down);
-  for (const auto* file : files) {
-    LintSettings s = settings;
-    // A down file runs against prod too; what its up file created it may remove.
-    if (file != &m.up) s.rollback_of = &m.up;
-    for (auto& f : lint_migration(*file, s).findings) {
-      // Parse errors and refused transaction statements are reported by the file rules, once.
-      if (f.allowed || f.code == Code::lint_parse_error ||
-          (f.code == Code::lint_transaction_control && f.severity == Severity::error)) {
-        continue;
-      }
-      const bool is_error = f.severity == Severity::error;
-      if (is_error && f.code != Code::lint_allow_without_reason && f.code != Code::lint_allow_unknown_rule) {
-        // Some rules' advice already says "with an allow and a reason": then only the syntax is added.
-        bool says_allow = f.hint.find("allow") != std::string::npos;
-        f.hint += (says_allow ? ": `" : " (if intended: `") + std::string("-- mgr:allow ") + std::string(f.rule()) +
-                  " reason: <why>`" + (says_allow ? "" : ")");
-      }
-      f.severity = is_error && lint_policy == LintPolicy::block ? Severity::error : Severity::warning;
-      f.migration = m.id;
-      out.push_back(std::move(f));
-    }
-  }
-}
-
-}  // namespace
-
-std::vector<Diagnostic> file_findings(const CatalogScan& scan, const LintSettings& settings, LintPolicy lint_policy) {
+std::vector<Diagnostic> catalog_findings(const CatalogScan& scan) {
   std::vector<Diagnostic> out;
   for (auto p : scan.problems) {
     p.migration = id_from_file(p.file).value_or("");
     out.push_back(std::move(p));
   }
-  for (const auto& m : scan.catalog.migrations) {
-    // apply's and rollback's own file rules (plan.hpp), so validate passes nothing they refuse.
-    auto up = check_migration_file(m.id, m.up, FileRole::up);
-    out.insert(out.end(), up.problems.begin(), up.problems.end());
-    if (m.down) {
-      auto down = check_migration_file(m.id, *m.down, FileRole::down);
-      out.insert(out.end(), down.problems.begin(), down.problems.end());
-    }
-    if (lint_policy != LintPolicy::off) lint_findings(m, settings, lint_policy, out);
+  return out;
+}
+
+std::vector<Diagnostic> file_rule_findings(const Migration& m) {
+  std::vector<Diagnostic> out;
+  // apply's and rollback's own file rules (plan.hpp), so validate passes nothing they refuse.
+  auto up = check_migration_file(m.id, m.up, FileRole::up);
+  out.insert(out.end(), up.problems.begin(), up.problems.end());
+  if (m.down) {
+    auto down = check_migration_file(m.id, *m.down, FileRole::down);
+    out.insert(out.end(), down.problems.begin(), down.problems.end());
   }
   return out;
 }

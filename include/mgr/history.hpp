@@ -13,6 +13,22 @@
 namespace mgr {
 
 class Session;
+struct RestoreAudit;
+
+// Changes to the history table and its audit log made outside a migration's
+// own transaction (baseline, repair, a restore's audit row): they commit
+// together or not at all (HistoryStore::commit).
+struct HistoryEdit {
+  struct Checksum {
+    std::string migration_id;
+    std::string checksum;
+    std::optional<std::string> down_checksum;
+  };
+  std::vector<HistoryRow> inserts;
+  std::vector<std::string> removals;  // migration ids
+  std::vector<Checksum> checksums;    // re-recorded checksums
+  std::vector<LogEntry> log;          // audit rows
+};
 
 class HistoryStore {
  public:
@@ -45,6 +61,35 @@ class HistoryStore {
   // Newest first.
   std::vector<LogEntry> read_log(int limit);
 
+  // ---- Bookkeeping outside a migration (baseline, repair, restore, reset) ----
+  // Each opens and commits its own transaction: no command talks SQL to the
+  // history or the audit log. Errors come back as mgr errors naming the
+  // environment; `what` names the change in them ("baseline", "repair").
+
+  // `edit` in one transaction. A connection lost during the COMMIT is a
+  // Failure saying the outcome is unknown; any other error, that nothing changed.
+  void commit(const HistoryEdit& edit, const std::string& what);
+
+  // The schema that holds (or would hold) the audit log: the configured one,
+  // else where the search_path finds the table, else the first schema on it.
+  std::string log_schema();
+
+  // Whether the audit log has a row of `action` whose detail contains
+  // `token` (false when there is no log table): how a restore interrupted by
+  // a signal tells whether psql's COMMIT (which writes that row) got through.
+  bool log_has(const std::string& action, const std::string& token);
+
+  // `mgr reset`: drops every schema of the database but the audit log's, and
+  // writes the reset's audit row (audit.restore_row_sql), in one transaction
+  // (backup.hpp's reset_wipe_sql); then resets the session's settings.
+  void wipe_keeping_log(const RestoreAudit& audit);
+
+  // ---- Schema snapshots in the audit log (drift, docs/drift.md) ----
+  // Puts a snapshot's key (schema_sha256) on the newest successful audit row
+  // of `action`, in the caller's transaction (the snapshot's). Nothing to
+  // mark without an audit log (a restored backup without one).
+  void mark_schema_snapshot(pqxx::transaction_base& tx, const std::string& action, const std::string& sha256);
+
   // SQL text of the INSERT for `row`, literals quoted by the connection; lets
   // the apply path send migration + history row in one round trip.
   // applied_by is written as `current_user (row.applied_by)`, row.applied_by
@@ -75,6 +120,8 @@ class HistoryStore {
   // The provenance columns (their own block, see history.cpp).
   void ensure_provenance_columns(pqxx::transaction_base& tx, const std::string& table, const std::string& log);
   std::string provenance_values(bool apply);
+  // Adds the audit log's schema_sha256 column when missing (create and upgrade).
+  void add_snapshot_column(pqxx::transaction_base& tx);
 
   Session& m_session;
   QualifiedName m_table;  // as configured, for messages

@@ -7,28 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "mgr/commands.hpp"
 #include "mgr/error.hpp"
+#include "mgr/host.hpp"   // os_user_at_host, for the commands that record who ran them
+#include "mgr/style.hpp"
 
 namespace mgr {
-
-// ANSI styling that turns itself off when colour is off.
-class Style {
- public:
-  explicit Style(bool color) : m_color(color) {}
-  std::string green(const std::string& s) const { return wrap("32", s); }
-  std::string red(const std::string& s) const { return wrap("31", s); }
-  std::string yellow(const std::string& s) const { return wrap("33", s); }
-  std::string bold(const std::string& s) const { return wrap("1", s); }
-  std::string dim(const std::string& s) const { return wrap("2", s); }
-  bool color() const { return m_color; }
-
- private:
-  std::string wrap(const char* code, const std::string& s) const {
-    return m_color ? "\x1b[" + std::string(code) + "m" + s + "\x1b[0m" : s;
-  }
-  bool m_color;
-};
 
 // Simple aligned text table; cells may contain ANSI codes (ignored for width).
 class TextTable {
@@ -61,7 +44,5 @@ void confirm_or_refuse(const std::string& env, const std::string& what, bool yes
 
 // ISO-8601 UTC timestamp of now, e.g. 2026-11-26T06:30:58Z.
 std::string utc_now_iso();
-// OS user@host, for applied_by and the audit log.
-std::string os_user_at_host();
 
 }  // namespace mgr

@@ -14,22 +14,11 @@
 
 #include "mgr/config.hpp"
 #include "mgr/error.hpp"
+#include "mgr/server_identity.hpp"
 
 struct pg_conn;
 
 namespace mgr {
-
-// What identifies a database independently of how its URL is spelled.
-struct ServerIdentity {
-  std::string system_identifier;  // pg_control_system(): the cluster
-  std::string port;               // the server's own port setting
-  std::string database;           // current_database()
-  int version_num = 0;            // server_version_num, e.g. 150018
-  std::string version;            // server_version, e.g. "15.18 (Debian ...)"
-  std::string user;               // current_user
-
-  std::string key() const { return system_identifier + ":" + port + ":" + database; }
-};
 
 // The connection to an environment broke: the session (and its advisory
 // lock) is gone, and mgr never reconnects behind the caller's back.

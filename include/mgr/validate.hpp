@@ -17,7 +17,6 @@
 #include "mgr/config.hpp"
 #include "mgr/diagnostic.hpp"
 #include "mgr/history_row.hpp"
-#include "mgr/lint.hpp"
 
 namespace mgr {
 
@@ -31,9 +30,12 @@ namespace mgr {
 // errors become warnings; all `off` -> no lint findings).
 LintPolicy strictest_lint_policy(const std::vector<const Environment*>& envs);
 
-// From the files alone: catalog problems, SQL that does not parse (up and
-// down files, with file:line:col), and lint findings per `lint_policy`.
-std::vector<Diagnostic> file_findings(const CatalogScan& scan, const LintSettings& settings, LintPolicy lint_policy);
+// From the files alone: the catalog's problems, and one migration's file
+// rules, the ones apply and rollback enforce (SQL that does not parse, with
+// file:line:col; empty files; transaction control). The lint findings come
+// from the layer above (lint_findings.hpp, file_findings), which adds them to these.
+std::vector<Diagnostic> catalog_findings(const CatalogScan& scan);
+std::vector<Diagnostic> file_rule_findings(const Migration& m);
 
 // One environment's history against the files: environment-mismatch,
 // checksum-mismatch, missing-file, failed-migration, out-of-order.

@@ -19,7 +19,8 @@ const char* k_tags = "CREATE TABLE IF NOT EXISTS tags (id bigint PRIMARY KEY, na
 const char* k_tags_down = "DROP TABLE tags;\n";
 const char* k_note = "ALTER TABLE items ADD COLUMN IF NOT EXISTS note text;\n";
 const char* k_note_down = "ALTER TABLE items DROP COLUMN note;\n";
-const char* k_unreachable = "postgresql://postgres@127.0.0.1:1/nowhere";
+// No server there: a port that refuses connections at once (refused_port).
+const std::string k_unreachable = refused_url("nowhere", "postgres@");
 
 void add_three(const Project& p) {
   p.add("0001_items.sql", k_items);

@@ -1,6 +1,9 @@
 #include "support/test_support.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -170,6 +173,37 @@ RunningMgr::~RunningMgr() {
 RunResult RunningMgr::wait() {
   m_waited = true;
   return collect(m_pid, m_out, m_err);
+}
+
+namespace {
+
+int bind_unlistened_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("refused_port: socket() failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;  // the kernel picks a free port
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("refused_port: cannot bind a port on 127.0.0.1");
+  }
+  // Kept open (and never listen()ed on) until the process exits: the port
+  // stays taken, and a connection to it gets a reset.
+  return ntohs(addr.sin_port);
+}
+
+}  // namespace
+
+int refused_port() {
+  static const int port = bind_unlistened_port();
+  return port;
+}
+
+std::string refused_url(const std::string& database, const std::string& userinfo) {
+  return "postgresql://" + userinfo + "127.0.0.1:" + std::to_string(refused_port()) + "/" + database;
 }
 
 }  // namespace mgr::test

@@ -59,4 +59,12 @@ class RunningMgr {
 std::string mgr_binary();
 std::filesystem::path source_dir();
 
+// A TCP port on 127.0.0.1 that refuses connections for as long as the test
+// process runs: this process holds it bound and never listens on it, so no
+// other program can take it (a fixed port such as 1 refuses only while
+// nothing happens to listen there). Connecting to it fails at once.
+int refused_port();
+// "postgresql://<userinfo>127.0.0.1:<refused_port()>/<database>"
+std::string refused_url(const std::string& database, const std::string& userinfo = "");
+
 }  // namespace mgr::test

@@ -35,18 +35,21 @@ namespace fs = std::filesystem;
 
 constexpr int k_ok = 0, k_failure = 1, k_usage = 2;
 
-// Nothing listens on port 1 on 127.0.0.1: a connection is refused at once.
+// Where no database is: a port on 127.0.0.1 that refuses connections at once
+// (test::refused_port: held by this process, never listened on).
+const std::string k_nowhere = "127.0.0.1:" + std::to_string(test::refused_port());
+
 const std::string k_three_envs =
     "environments:\n"
     "  dev:\n"
-    "    url: postgresql://127.0.0.1:1/app_dev\n"
+    "    url: postgresql://" + k_nowhere + "/app_dev\n"
     "    backup: off\n"
     "    lint: warn\n"
     "  test:\n"
-    "    url: postgresql://127.0.0.1:1/app_test\n"
+    "    url: postgresql://" + k_nowhere + "/app_test\n"
     "    promote_from: dev\n"
     "  prod:\n"
-    "    url: postgresql://127.0.0.1:1/app_prod\n"
+    "    url: postgresql://" + k_nowhere + "/app_prod\n"
     "    promote_from: test\n"
     "    confirm: true\n"
     "    lock_timeout: 10s\n";
@@ -271,7 +274,7 @@ TEST(Cli, ConfigListsEnvironmentsInPromotionOrderWithPolicies) {
   ASSERT_NE(prod, std::string::npos);
   EXPECT_LT(dev, test);
   EXPECT_LT(test, prod);
-  EXPECT_THAT(r.out, HasSubstr("postgresql://127.0.0.1:1/app_prod"));
+  EXPECT_THAT(r.out, HasSubstr("postgresql://" + k_nowhere + "/app_prod"));
   EXPECT_THAT(r.out, HasSubstr("lock 10s"));
   EXPECT_THAT(r.out, HasSubstr("config/environments.yaml"));
 }
@@ -325,13 +328,14 @@ const std::string k_interpolated =
     "  dev:\n"
     "    url: ${DEV_URL}\n"
     "  test:\n"
-    "    url: ${TEST_URL:-postgresql://127.0.0.1:1/app_test}\n"
+    "    url: ${TEST_URL:-postgresql://" + k_nowhere + "/app_test}\n"
     "    promote_from: dev\n";
 
 TEST(Cli, ConfigRedactsAnInterpolatedPassword) {
   Project p(k_interpolated);
-  std::map<std::string, std::string> env{{"DEV_URL", "postgresql://app:" + k_password + "@127.0.0.1:1/app_dev"},
-                                         {"TEST_URL", "host=127.0.0.1 port=1 dbname=app_test user=app password=" +
+  std::map<std::string, std::string> env{{"DEV_URL", "postgresql://app:" + k_password + "@" + k_nowhere + "/app_dev"},
+                                         {"TEST_URL", "host=127.0.0.1 port=" + std::to_string(test::refused_port()) +
+                                                          " dbname=app_test user=app password=" +
                                                           k_password}};
   for (const std::vector<std::string>& args : {std::vector<std::string>{"config"},
                                                std::vector<std::string>{"config", "--json"},
@@ -346,7 +350,7 @@ TEST(Cli, ConfigRedactsAnInterpolatedPassword) {
 
 TEST(Cli, ConfigRedactsAPasswordInTheQueryString) {
   Project p(k_interpolated);
-  auto r = p.run({"config", "--json"}, {{"DEV_URL", "postgresql://127.0.0.1:1/app_dev?user=app&password=" + k_password}});
+  auto r = p.run({"config", "--json"}, {{"DEV_URL", "postgresql://" + k_nowhere + "/app_dev?user=app&password=" + k_password}});
   ASSERT_EQ(r.exit_code, k_ok) << describe(r);
   EXPECT_THAT(r.out + r.err, Not(HasSubstr(k_password))) << describe(r);
 }
@@ -363,7 +367,7 @@ TEST(Cli, ConfigErrorReportsPathLineCol) {
   Project p(
       "environments:\n"
       "  dev:\n"
-      "    url: postgresql://127.0.0.1:1/app_dev\n"
+      "    url: postgresql://" + k_nowhere + "/app_dev\n"
       "    promote_form: dev\n");
   auto r = p.run({"config"});
   EXPECT_EQ(r.exit_code, k_usage) << describe(r);
@@ -392,7 +396,7 @@ TEST(Cli, MgrConfigEnvironmentVariableChoosesTheConfig) {
 
 TEST(Cli, ConfigFlagBeatsMgrConfig) {
   Project three;
-  Project one("environments:\n  solo:\n    url: postgresql://127.0.0.1:1/solo\n");
+  Project one("environments:\n  solo:\n    url: postgresql://" + k_nowhere + "/solo\n");
   TempDir elsewhere;
   auto r = run_mgr({"--config", one.config_path().string(), "config", "--json"},
                    {{"MGR_CONFIG", three.config_path().string()}}, elsewhere.path());
@@ -425,7 +429,7 @@ TEST(Cli, StatusReportsUnknownDirectiveAtFileLine) {
 TEST(Cli, StatusWithUnreachableEnvironmentsExitsOneAndHidesThePassword) {
   Project p(k_interpolated);
   write_file(p.migrations() / "0001_a.sql", "select 1;\n");
-  auto r = p.run({"status"}, {{"DEV_URL", "postgresql://app:" + k_password + "@127.0.0.1:1/app_dev"}});
+  auto r = p.run({"status"}, {{"DEV_URL", "postgresql://app:" + k_password + "@" + k_nowhere + "/app_dev"}});
   EXPECT_EQ(r.exit_code, k_failure) << describe(r);
   EXPECT_THAT(r.out + r.err, Not(HasSubstr(k_password))) << describe(r);
   EXPECT_THAT(r.out, HasSubstr("0001"));
@@ -503,12 +507,43 @@ TEST(Cli, ColourOnATerminalUnlessNoColor) {
   EXPECT_EQ(flag_off.find('\x1b'), std::string::npos) << "--no-color:\n" << flag_off;
 }
 
-TEST(Cli, QuietAndVerboseAreAccepted) {
-  Project p;
-  EXPECT_EQ(p.run({"-q", "config"}).exit_code, k_ok);
-  EXPECT_EQ(p.run({"config", "--quiet"}).exit_code, k_ok);
-  EXPECT_EQ(p.run({"-v", "config"}).exit_code, k_ok);
-  EXPECT_EQ(p.run({"config", "-vv"}).exit_code, k_ok);
+// -q leaves only errors on stderr, the default adds warnings, -v info, -vv
+// debug lines; none of them changes the results on stdout. The config holds a
+// password in a file others can read: a warning to hide or show.
+TEST(Cli, QuietAndVerboseChangeOnlyTheLog) {
+  Project p("environments:\n  dev:\n    url: postgresql://app:Tr0ub4dor@" + k_nowhere + "/app_dev\n");
+  fs::permissions(p.config_path(), static_cast<fs::perms>(0644));
+  const std::string warning = "environments.yaml holds the database password of dev";
+  const std::string debug = "mgr: debug: config file: ";
+
+  auto normal = p.run({"config"});
+  ASSERT_EQ(normal.exit_code, k_ok) << describe(normal);
+  ASSERT_FALSE(normal.out.empty());
+  EXPECT_THAT(normal.err, HasSubstr("mgr: warning: ")) << describe(normal);
+  EXPECT_THAT(normal.err, HasSubstr(warning)) << describe(normal);
+  EXPECT_THAT(normal.err, Not(HasSubstr("debug:"))) << describe(normal);
+
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"-q", "config"}, {"config", "--quiet"}}) {
+    auto r = p.run(args);
+    EXPECT_EQ(r.exit_code, k_ok) << describe(r);
+    EXPECT_EQ(r.out, normal.out);
+    EXPECT_EQ(r.err, "") << "quiet shows only errors: " << describe(r);
+  }
+
+  auto verbose = p.run({"-v", "config"});
+  EXPECT_EQ(verbose.exit_code, k_ok) << describe(verbose);
+  EXPECT_EQ(verbose.out, normal.out);
+  EXPECT_THAT(verbose.err, HasSubstr(warning)) << describe(verbose);
+  EXPECT_THAT(verbose.err, Not(HasSubstr("debug:"))) << "-v is info, not debug: " << describe(verbose);
+
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"-vv", "config"}, {"config", "-vv"}}) {
+    auto r = p.run(args);
+    EXPECT_EQ(r.exit_code, k_ok) << describe(r);
+    EXPECT_EQ(r.out, normal.out);
+    EXPECT_THAT(r.err, HasSubstr(warning)) << describe(r);
+    EXPECT_THAT(r.err, HasSubstr(debug)) << describe(r);
+    EXPECT_THAT(r.err, Not(HasSubstr("Tr0ub4dor"))) << describe(r);
+  }
 }
 
 TEST(Cli, ResultsOnStdoutNotStderr) {

@@ -34,15 +34,19 @@ namespace fs = std::filesystem;
 
 constexpr int k_ok = 0, k_usage = 2;
 
+// Where no database is: a port on 127.0.0.1 that refuses connections at once
+// (test::refused_port: held by this process, never listened on).
+const std::string k_nowhere = "127.0.0.1:" + std::to_string(test::refused_port());
+
 std::string describe(const RunResult& r) {
   return "exit " + std::to_string(r.exit_code) + "\n--- stdout\n" + r.out + "--- stderr\n" + r.err;
 }
 
 const std::map<std::string, std::string> k_all_urls{{"MGR_CONFIG", ""},
                                                      {"NO_COLOR", ""},
-                                                     {"DEV_DATABASE_URL", "postgresql://127.0.0.1:1/app_dev"},
-                                                     {"TEST_DATABASE_URL", "postgresql://127.0.0.1:1/app_test"},
-                                                     {"PROD_DATABASE_URL", "postgresql://u:s3cret@127.0.0.1:1/app_prod"}};
+                                                     {"DEV_DATABASE_URL", "postgresql://" + k_nowhere + "/app_dev"},
+                                                     {"TEST_DATABASE_URL", "postgresql://" + k_nowhere + "/app_test"},
+                                                     {"PROD_DATABASE_URL", "postgresql://u:s3cret@" + k_nowhere + "/app_prod"}};
 
 // Runs a program (argv, no shell string) in cwd; stdout and stderr captured.
 RunResult run_program(const std::vector<std::string>& argv, const fs::path& cwd = {}) {
@@ -267,7 +271,7 @@ TEST(CliJson, UsageErrorsToo) {
 TEST(CliJson, ACommandsOwnJsonIsNotFollowedByASecondDocument) {
   // validate --offline finds an error, prints its findings document, then exits 3.
   TempDir dir;
-  write_file(dir / "config/environments.yaml", "environments:\n  dev:\n    url: postgresql://127.0.0.1:1/d\n");
+  write_file(dir / "config/environments.yaml", "environments:\n  dev:\n    url: postgresql://" + k_nowhere + "/d\n");
   write_file(dir / "migrations/0001_bad.sql", "CREATE TABLE (;\n");
   auto r = run_mgr({"validate", "--offline", "--json"}, k_all_urls, dir.path());
   EXPECT_EQ(r.exit_code, 3) << describe(r);
@@ -283,7 +287,7 @@ TEST(CliLog, DoubleVerboseShowsConfigEnvironmentAndConnection) {
   auto r = run_mgr({"-vv", "apply", "prod", "--dry-run"}, k_all_urls, dir.path());
   EXPECT_THAT(r.err, HasSubstr("debug: config file: "));
   EXPECT_THAT(r.err, HasSubstr("debug: environment: prod"));
-  EXPECT_THAT(r.err, HasSubstr("debug: prod: connecting to postgresql://u:***@127.0.0.1:1/app_prod"));
+  EXPECT_THAT(r.err, HasSubstr("debug: prod: connecting to postgresql://u:***@" + k_nowhere + "/app_prod"));
   EXPECT_THAT(r.err, Not(HasSubstr("s3cret")));
 
   // Without -vv: none of it.

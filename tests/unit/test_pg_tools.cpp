@@ -1,9 +1,12 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "mgr/backup.hpp"
 #include "mgr/db_url.hpp"
@@ -15,6 +18,24 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Unsets an environment variable until the end of the scope, then puts back its value.
+class UnsetEnv {
+ public:
+  explicit UnsetEnv(const char* name) : m_name(name) {
+    if (const char* old = std::getenv(name)) m_old = old;
+    ::unsetenv(name);
+  }
+  ~UnsetEnv() {
+    if (m_old) ::setenv(m_name, m_old->c_str(), 1);
+  }
+  UnsetEnv(const UnsetEnv&) = delete;
+  UnsetEnv& operator=(const UnsetEnv&) = delete;
+
+ private:
+  const char* m_name;
+  std::optional<std::string> m_old;
+};
+
 // Debian's /usr/bin/pg_dump is a Perl wrapper costing a Perl start-up per
 // call; mgr resolves it to the real binary it would run.
 TEST(PgTools, DebianWrapperOnPathResolvesToTheNewestRealBinary) {
@@ -22,10 +43,17 @@ TEST(PgTools, DebianWrapperOnPathResolvesToTheNewestRealBinary) {
   if (fs::canonical("/usr/bin/pg_dump", ec).filename() != "pg_wrapper") {
     GTEST_SKIP() << "no postgresql-common pg_wrapper on this machine";
   }
-  ::unsetenv("MGR_PG_BIN_DIR");
-  auto found = find_pg_program("pg_dump", {});
-  EXPECT_EQ(found.parent_path().parent_path().parent_path(), fs::path("/usr/lib/postgresql")) << found;
-  EXPECT_EQ(found.filename(), "pg_dump");
+  const char* before = std::getenv("MGR_PG_BIN_DIR");
+  const std::optional<std::string> saved = before ? std::optional<std::string>(before) : std::nullopt;
+  {
+    // Unset for this test only: the tests after it (in any order) see the variable as it was.
+    UnsetEnv unset("MGR_PG_BIN_DIR");
+    auto found = find_pg_program("pg_dump", {});
+    EXPECT_EQ(found.parent_path().parent_path().parent_path(), fs::path("/usr/lib/postgresql")) << found;
+    EXPECT_EQ(found.filename(), "pg_dump");
+  }
+  const char* after = std::getenv("MGR_PG_BIN_DIR");
+  EXPECT_EQ(after ? std::optional<std::string>(after) : std::nullopt, saved);
 }
 
 TEST(PgTools, ConfiguredBinDirWinsOverTheWrapper) {

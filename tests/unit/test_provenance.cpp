@@ -1,4 +1,4 @@
-#include "mgr/provenance.hpp"
+#include "mgr/git_provenance.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

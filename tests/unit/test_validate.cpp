@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "mgr/lint_findings.hpp"
 #include "mgr/validate.hpp"
 #include "support/test_support.hpp"
 
