@@ -9,6 +9,7 @@
 #include "mgr/catalog.hpp"
 #include "mgr/config.hpp"
 #include "mgr/history_row.hpp"
+#include "mgr/sql.hpp"
 #include "mgr/text.hpp"
 
 namespace mgr {
@@ -84,7 +85,8 @@ class MigrationRunner {
   // it, then k_reset_session_sql).
   std::string transaction_sql(const MigrationFile& file, const Bookkeeping& books) const;
 
-  // The queries run_statements sends when every statement succeeds, in order.
+  // The queries run_statements sends when every statement succeeds, in order
+  // (built by the same statement_plan, so the two cannot differ).
   std::vector<std::string> statement_queries(const MigrationFile& file, const Bookkeeping& books) const;
 
   // Runs `sql` (possibly many statements) as one simple query in autocommit.
@@ -97,6 +99,16 @@ class MigrationRunner {
   // Runs `sql` in autocommit; "" on success, else the error text.
   std::string try_exec(const std::string& sql);
   std::string transaction_prefix() const;
+
+  // What run_statements sends for a no-transaction file, in order; "" for a
+  // query it skips.
+  struct StatementPlan {
+    std::string on_start;  // the in-progress row, in its own transaction
+    std::string settings;  // session-level lock_timeout/statement_timeout
+    std::vector<SqlStatement> statements;
+    std::string on_success;  // the history and audit rows, in one transaction
+  };
+  StatementPlan statement_plan(const MigrationFile& file, const Bookkeeping& books) const;
 
   Session& m_session;
   const Environment& m_env;
