@@ -101,9 +101,10 @@ MigrationBooks bookkeeping_for(HistoryStore& history, const Migration& m, const 
 }
 
 // `apply --dry-run --sql`: what would be sent for `m`, query by query.
-std::vector<std::string> queries_for(MigrationRunner& runner, const Migration& m, const Bookkeeping& books) {
+// `durable`: as the run's last migration (or with durable_each) is sent.
+std::vector<std::string> queries_for(MigrationRunner& runner, const Migration& m, const Bookkeeping& books, bool durable) {
   if (m.up.directives.no_transaction) return runner.statement_queries(m.up, books);
-  return {runner.transaction_sql(m.up, books), k_reset_session_sql};
+  return {runner.transaction_sql(m.up, books, durable), k_reset_session_sql};
 }
 
 // What a failed no-transaction file left behind: a failure inside one of its
@@ -299,7 +300,7 @@ void render_dry_run(const GlobalOptions& global, const ApplyOptions& opts, Apply
     for (std::size_t i = 0; i < to_apply.size(); ++i) {
       const auto* m = to_apply[i];
       auto books = bookkeeping_for(history, *m, env.name, os_user, std::nullopt, checked.allowed(m->id)).books;
-      sql_of.push_back(queries_for(runner, *m, books));
+      sql_of.push_back(queries_for(runner, *m, books, env.durable_each || i + 1 == to_apply.size()));
       out["plan"][i]["sql"] = sql_of.back();
     }
   }
@@ -395,8 +396,8 @@ class ApplyText : public ExecObserver {
   }
   void step_finished(const StepResult& r, std::size_t, std::size_t) override {
     if (m_json) return;
-    print_line("  " + (r.ok ? m_style.green("applied") : m_style.red("FAILED")) + " " + r.label + "  (" +
-               std::to_string(r.duration_ms) + " ms)");
+    const auto word = !r.ok ? m_style.red("FAILED") : r.durable ? m_style.green("applied") : m_style.red("UNCONFIRMED");
+    print_line("  " + word + " " + r.label + "  (" + std::to_string(r.duration_ms) + " ms)");
   }
 
  private:
@@ -405,6 +406,19 @@ class ApplyText : public ExecObserver {
   const Environment& m_env;
   Style m_style;
 };
+
+// Steps committed without waiting for the flush whose flush could not be made
+// afterwards (the connection went): committed, but not known to be on disk.
+std::string unconfirmed_note(const ExecResult& result, const std::string& env) {
+  std::vector<std::string> labels;
+  for (const auto& s : result.steps) {
+    if (s.ok && !s.durable) labels.push_back(s.label);
+  }
+  if (labels.empty()) return "";
+  return "\nAlso: " + join(labels, ", ") + " committed, but mgr could not confirm they reached disk before the "
+         "connection went (a server crash may still undo them, each with its history row); `mgr status " + env +
+         "` tells which are recorded.";
+}
 
 // The run's end, from the executor's result: the summary, or the failure thrown.
 int render_result(const GlobalOptions& global, const ApplyContext& ctx, const CheckedPlan& checked,
@@ -416,7 +430,7 @@ int render_result(const GlobalOptions& global, const ApplyContext& ctx, const Ch
     const auto& f = *result.failure;
     const auto& m = *checked.plan.to_apply[f.step];
     const auto& err = *f.outcome.error;
-    std::string msg = err.format() + "\n" + apply_failure_text(m, env.name, f.outcome);
+    std::string msg = err.format() + "\n" + apply_failure_text(m, env.name, f.outcome) + unconfirmed_note(result, env.name);
     if (!f.audit_error.empty()) spdlog::warn("{}", f.audit_error);
     if (global.json) {
       out["ok"] = false;
@@ -428,7 +442,7 @@ int render_result(const GlobalOptions& global, const ApplyContext& ctx, const Ch
   }
   if (result.interrupted) {
     throw Interrupted(interrupt_description() + " after " + result.steps.back().label +
-                      " was applied; nothing after it ran");
+                      " was applied; nothing after it ran" + unconfirmed_note(result, env.name));
   }
   out["ok"] = true;
   out["duration_ms"] = result.duration_ms;

@@ -226,8 +226,9 @@ class RollbackText : public ExecObserver {
   }
   void step_finished(const StepResult& r, std::size_t, std::size_t) override {
     if (m_json) return;
-    print_line("  " + (r.ok ? m_style.green("rolled back") : m_style.red("FAILED")) + " " + r.label + "  (" +
-               std::to_string(r.duration_ms) + " ms)");
+    const auto word =
+        !r.ok ? m_style.red("FAILED") : r.durable ? m_style.green("rolled back") : m_style.red("UNCONFIRMED");
+    print_line("  " + word + " " + r.label + "  (" + std::to_string(r.duration_ms) + " ms)");
   }
 
  private:
@@ -277,6 +278,12 @@ int render_result(const GlobalOptions& global, const Config& config, const Envir
     const auto& s = rollback.steps[f.step];
     const auto& err = *f.outcome.error;
     std::string msg = err.format() + "\n" + rollback_failure_text(*s.migration->down, s.label(), env.name, f.step, f.outcome);
+    for (const auto& done : result.steps) {
+      if (done.ok && !done.durable) {
+        msg += "\nAlso: the undo of " + done.label + " committed, but mgr could not confirm it reached disk before the "
+               "connection went; `mgr status " + env.name + "` tells.";
+      }
+    }
     if (!f.audit_error.empty()) spdlog::warn("{}", f.audit_error);
     if (global.json) {
       out["ok"] = false;

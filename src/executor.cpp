@@ -68,6 +68,89 @@ std::string audit_rollback(MigrationRunner& runner, HistoryStore& history, const
 
 }  // namespace
 
+namespace {
+
+// A step whose commit did not wait for the WAL flush is reported (step_finished)
+// only once a later synchronous commit, or flush(), has made it durable: mgr
+// never says "applied" about something a server crash could still take back.
+class DurableReporter {
+ public:
+  DurableReporter(ExecResult& result, ExecObserver& observer, std::size_t total)
+      : m_result(result), m_observer(observer), m_total(total) {}
+
+  // Step `i` committed; `durable`: its commit waited for the flush.
+  void committed(std::size_t i, bool durable) {
+    m_pending.push_back(i);
+    if (durable) report(true);
+  }
+  // At least once a second a commit waits for the flush, so lines do not lag.
+  bool flush_due() const { return Clock::now() - m_last_flush >= std::chrono::seconds(1); }
+  // Makes what is pending durable before the run ends (failure, signal, error).
+  void settle(MigrationRunner& runner) {
+    if (!m_pending.empty()) report(runner.flush().empty());
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  void report(bool durable) {
+    for (auto j : m_pending) {
+      m_result.steps[j].durable = durable;
+      m_observer.step_finished(m_result.steps[j], j, m_total);
+    }
+    m_pending.clear();
+    m_last_flush = Clock::now();
+  }
+
+  ExecResult& m_result;
+  ExecObserver& m_observer;
+  std::size_t m_total;
+  std::vector<std::size_t> m_pending;
+  Clock::time_point m_last_flush = Clock::now();
+};
+
+// The steps in order; false when one failed or a signal stopped the run.
+bool run_steps(const Environment& env, const ExecPlan& plan, HistoryStore& history, MigrationRunner& runner,
+               ExecObserver& observer, ExecResult& result) {
+  const auto total = plan.steps.size();
+  DurableReporter reporter(result, observer, total);
+  try {
+    for (std::size_t i = 0; i < total; ++i) {
+      const auto& step = plan.steps[i];
+      observer.step_started(step, i, total);
+      auto [books, failure_log] = step.bookkeeping(history, result.backup_file);
+      // A no-transaction file's statements and rows commit synchronously anyway.
+      const bool no_tx = step.file->directives.no_transaction;
+      const bool durable = no_tx || env.durable_each || i + 1 == total || reporter.flush_due();
+      auto outcome = no_tx ? runner.run_statements(*step.file, books)
+                           : runner.run_in_transaction(*step.file, books, durable);
+      result.duration_ms += outcome.duration_ms;
+      result.steps.push_back({step.id, step.name, step.label, outcome.ok, outcome.duration_ms, true});
+      if (!outcome.ok) {
+        ExecFailure failure{i, std::move(outcome), ""};
+        if (!no_tx && failure.outcome.state == RunState::rolled_back) {
+          failure.audit_error = audit_rollback(runner, history, step, std::move(failure_log), failure.outcome);
+        }
+        reporter.settle(runner);
+        observer.step_finished(result.steps.back(), i, total);
+        result.failure = std::move(failure);
+        return false;
+      }
+      reporter.committed(i, durable);
+      if (interrupted()) {
+        reporter.settle(runner);
+        result.interrupted = true;
+        return false;
+      }
+    }
+  } catch (...) {
+    reporter.settle(runner);  // best effort: the connection may be gone
+    throw;
+  }
+  return true;
+}
+
+}  // namespace
+
 ExecResult execute(const Config& config, const Environment& env, Session& session, const ExecPlan& plan,
                    ExecObserver& observer) {
   ExecResult result;
@@ -82,29 +165,7 @@ ExecResult execute(const Config& config, const Environment& env, Session& sessio
 
   MigrationRunner runner(session, env);
   observer.run_started(plan);
-  const auto total = plan.steps.size();
-  for (std::size_t i = 0; i < total; ++i) {
-    const auto& step = plan.steps[i];
-    observer.step_started(step, i, total);
-    auto [books, failure_log] = step.bookkeeping(history, result.backup_file);
-    const bool no_tx = step.file->directives.no_transaction;
-    auto outcome = no_tx ? runner.run_statements(*step.file, books) : runner.run_in_transaction(*step.file, books);
-    result.duration_ms += outcome.duration_ms;
-    result.steps.push_back({step.id, step.name, step.label, outcome.ok, outcome.duration_ms});
-    observer.step_finished(result.steps.back(), i, total);
-    if (!outcome.ok) {
-      ExecFailure failure{i, std::move(outcome), ""};
-      if (!no_tx && failure.outcome.state == RunState::rolled_back) {
-        failure.audit_error = audit_rollback(runner, history, step, std::move(failure_log), failure.outcome);
-      }
-      result.failure = std::move(failure);
-      return result;
-    }
-    if (interrupted()) {
-      result.interrupted = true;
-      return result;
-    }
-  }
+  if (!run_steps(env, plan, history, runner, observer, result)) return result;
   // Still under the migration lock: the schema recorded is the one this run made.
   result.schema_sha256 = snapshot_after_change(session, config, env, plan.action);
   return result;
@@ -125,7 +186,8 @@ nlohmann::json error_json(const MigrationError& err) {
 nlohmann::json steps_json(const ExecResult& result, const std::string& done_word) {
   auto out = nlohmann::json::array();
   for (const auto& s : result.steps) {
-    out.push_back({{"id", s.id}, {"name", s.name}, {"outcome", s.ok ? done_word : "failed"}, {"duration_ms", s.duration_ms}});
+    const std::string outcome = !s.ok ? "failed" : s.durable ? done_word : "unconfirmed";
+    out.push_back({{"id", s.id}, {"name", s.name}, {"outcome", outcome}, {"duration_ms", s.duration_ms}});
   }
   return out;
 }

@@ -133,18 +133,25 @@ void MigrationRunner::reset_session(const MigrationFile& file, const RunOutcome&
                 " failed, so nothing more runs on it: " + err);
 }
 
-std::string MigrationRunner::transaction_prefix() const {
+std::string MigrationRunner::flush() {
+  // Autocommit: one implicit transaction; txid_current() gives it an xid, so
+  // its commit writes a record and waits for the flush.
+  return try_exec("SELECT pg_catalog.txid_current()");
+}
+
+std::string MigrationRunner::transaction_prefix(bool durable) const {
   std::string prefix = "BEGIN;\n";
   if (m_env.lock_timeout) prefix += "SET LOCAL lock_timeout = " + m_session.quote(*m_env.lock_timeout) + ";\n";
   if (m_env.statement_timeout) {
     prefix += "SET LOCAL statement_timeout = " + m_session.quote(*m_env.statement_timeout) + ";\n";
   }
+  if (!durable) prefix += "SET LOCAL synchronous_commit = off;\n";
   return prefix;
 }
 
-std::string MigrationRunner::transaction_sql(const MigrationFile& file, const Bookkeeping& books) const {
+std::string MigrationRunner::transaction_sql(const MigrationFile& file, const Bookkeeping& books, bool durable) const {
   // The file's own BEGIN/COMMIT pairs are blanked (folded); anything that could end this transaction throws first.
-  std::string sent = transaction_prefix() + transaction_body(file.sql, file.path);
+  std::string sent = transaction_prefix(durable) + transaction_body(file.sql, file.path);
   // A newline first: the file may end inside a `--` comment.
   sent += "\n;\n";
   for (const auto& s : books.on_success) sent += s + ";\n";
@@ -152,10 +159,10 @@ std::string MigrationRunner::transaction_sql(const MigrationFile& file, const Bo
   return sent;
 }
 
-RunOutcome MigrationRunner::run_in_transaction(const MigrationFile& file, const Bookkeeping& books) {
+RunOutcome MigrationRunner::run_in_transaction(const MigrationFile& file, const Bookkeeping& books, bool durable) {
   PGconn* conn = m_session.raw();
-  const std::string prefix = transaction_prefix();
-  const std::string sent = transaction_sql(file, books);
+  const std::string prefix = transaction_prefix(durable);
+  const std::string sent = transaction_sql(file, books, durable);
 
   RunOutcome out;
   auto start = Clock::now();

@@ -68,6 +68,10 @@ struct StepResult {
   std::string label;
   bool ok = false;
   int duration_ms = 0;
+  // With ok: known to be on disk. False only when the flush after a failure
+  // could not be made (connection lost): committed, but a server crash may
+  // still take it back.
+  bool durable = true;
 };
 
 // What a step that did not succeed left behind, and why.
@@ -90,6 +94,10 @@ struct ExecResult {
 };
 
 // Events of a run, in order. Called on the thread that called execute().
+// step_finished for a successful step comes once it is durable: steps that
+// commit without waiting for the WAL flush (all but the run's last, unless
+// `durable_each`; at least one commit a second waits) are reported together
+// after the next synchronous commit, so their events come in batches.
 class ExecObserver {
  public:
   virtual ~ExecObserver() = default;
@@ -130,7 +138,8 @@ ExecResult execute(const Config& config, const Environment& env, Session& sessio
 // Rendering shared by the commands, so apply and rollback say the same thing.
 // The error object of --json: file, line, column, sqlstate, message, detail, hint, context.
 nlohmann::json error_json(const MigrationError& err);
-// One entry per step: id, name, outcome (`done_word` or "failed"), duration_ms.
+// One entry per step: id, name, outcome (`done_word`, "failed", or
+// "unconfirmed" for one committed but not confirmed durable), duration_ms.
 nlohmann::json steps_json(const ExecResult& result, const std::string& done_word);
 
 // Progress on a terminal: "[3/10] 1.2s 0003_add_col". Pure, for tests.

@@ -99,7 +99,8 @@ TEST_F(ExecutorTest, ReturnsEveryStepInOrderAndReportsEventsAsTheyHappen) {
   EXPECT_TRUE(result.steps[1].ok);
   EXPECT_EQ(result.done(), 2u);
   EXPECT_FALSE(result.backup_file);  // backup: off
-  EXPECT_THAT(rec.events, ElementsAre("run 2", "start 0001_t 0/2", "ok 0001_t", "start 0002_row 1/2", "ok 0002_row"));
+  // 0001 is reported once 0002's synchronous commit has made it durable.
+  EXPECT_THAT(rec.events, ElementsAre("run 2", "start 0001_t 0/2", "start 0002_row 1/2", "ok 0001_t", "ok 0002_row"));
   EXPECT_EQ(p.dev().scalar("SELECT string_agg(migration_id, ',' ORDER BY migration_id) FROM schema_migrations"),
             "0001,0002");
 }
@@ -200,4 +201,33 @@ TEST_F(ExecutorTest, ApplyShowsNoProgressWhenStderrIsNotATerminal) {
   EXPECT_EQ(r.err, "");
   EXPECT_THAT(r.out, Not(HasSubstr("\r")));
   EXPECT_THAT(r.out, Not(HasSubstr("[1/2]")));
+}
+
+// Issue 16 §1: all but the run's last migration commit without waiting for the
+// WAL flush; durable_each turns that off. --dry-run --sql shows what is sent.
+TEST_F(ExecutorTest, OnlyTheLastCommitWaitsForTheFlushUnlessDurableEach) {
+  const std::string off = "SET LOCAL synchronous_commit = off";
+  Project p;
+  p.add("0001_t.sql", "CREATE TABLE t (id int);\n");
+  p.add("0002_row.sql", "INSERT INTO t VALUES (1);\n");
+  auto r = p.mgr({"--json", "apply", "dev", "--dry-run", "--sql"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_THAT(j["plan"][0]["sql"][0].get<std::string>(), HasSubstr(off));
+  EXPECT_THAT(j["plan"][1]["sql"][0].get<std::string>(), Not(HasSubstr(off)));
+
+  Project each("    backup: off\n    durable_each: true\n");
+  each.add("0001_t.sql", "CREATE TABLE t (id int);\n");
+  each.add("0002_row.sql", "INSERT INTO t VALUES (1);\n");
+  r = each.mgr({"--json", "apply", "dev", "--dry-run", "--sql"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_THAT(j["plan"][0]["sql"][0].get<std::string>(), Not(HasSubstr(off)));
+
+  // A real run reports every step, all durable, in order.
+  Recorder rec;
+  auto result = run_plan(p, "dev", rec);
+  ASSERT_TRUE(result.ok());
+  EXPECT_THAT(rec.events, ElementsAre("run 2", "start 0001_t 0/2", "start 0002_row 1/2", "ok 0001_t", "ok 0002_row"));
+  for (const auto& s : result.steps) EXPECT_TRUE(s.durable) << s.label;
 }
