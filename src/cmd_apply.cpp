@@ -8,6 +8,7 @@
 #include "mgr/catalog.hpp"
 #include "mgr/commands.hpp"
 #include "mgr/config.hpp"
+#include "mgr/executor.hpp"
 #include "mgr/history.hpp"
 #include "mgr/interrupt.hpp"
 #include "mgr/lint.hpp"
@@ -26,9 +27,10 @@ namespace {
 using json = nlohmann::json;
 
 // Lint the migrations about to run, per the environment's policy.
+// Warnings are logged only with `warn` (reset checks first, then applies: once is enough).
 std::vector<Diagnostic> lint_policy(const Config& config, const Environment& env,
                                     const std::vector<const Migration*>& plan,
-                                    std::map<std::string, std::string>& allowed_by_id) {
+                                    std::map<std::string, std::string>& allowed_by_id, bool warn) {
   std::vector<Diagnostic> problems;
   if (env.lint == LintPolicy::off) return problems;
   LintSettings settings;
@@ -47,7 +49,7 @@ std::vector<Diagnostic> lint_policy(const Config& config, const Environment& env
         d.message = "[" + std::string(f.rule()) + "] " + f.message + " (if intended: -- mgr:allow " +
                     std::string(f.rule()) + " reason: <why>)";
         problems.push_back(std::move(d));
-      } else {
+      } else if (warn) {
         spdlog::warn("{}: [{}] {}{}", f.where(), f.rule(), f.message, is_error ? " (an error finding; lint: warn lets it pass)" : "");
       }
     }
@@ -88,9 +90,10 @@ MigrationBooks bookkeeping_for(HistoryStore& history, const Migration& m, const 
 }
 
 // `apply --dry-run --sql`: what would be sent for `m`, query by query.
-std::vector<std::string> queries_for(MigrationRunner& runner, const Migration& m, const Bookkeeping& books) {
+// `durable`: as the run's last migration (or with durable_each) is sent.
+std::vector<std::string> queries_for(MigrationRunner& runner, const Migration& m, const Bookkeeping& books, bool durable) {
   if (m.up.directives.no_transaction) return runner.statement_queries(m.up, books);
-  return {runner.transaction_sql(m.up, books), k_reset_session_sql};
+  return {runner.transaction_sql(m.up, books, durable), k_reset_session_sql};
 }
 
 // What a failed no-transaction file left behind: a failure inside one of its
@@ -161,7 +164,7 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
     if (!opts.dry_run) {
       r.lock = std::make_unique<MigrationLock>(*r.session, config.history_table, opts.lock_wait.value_or(env.lock_wait));
     }
-    r.applied = HistoryStore(*r.session, config.history_table).read_all();  // after the lock: a concurrent apply has finished
+    r.applied = HistoryStore(*r.session, config).read_all();  // after the lock: a concurrent apply has finished
     return r;
   });
   Catalog catalog;
@@ -183,89 +186,282 @@ int run_apply(const GlobalOptions& global, const ApplyOptions& opts) {
   return apply_with(global, opts, ctx);
 }
 
-int apply_with(const GlobalOptions& global, const ApplyOptions& opts, ApplyContext& ctx) {
-  const Config& config = ctx.config;
-  const Environment& env = ctx.env;
-  const Catalog& catalog = ctx.catalog;
-  Session& session = ctx.session;
-  HistoryStore history(session, config);
-  auto& applied = ctx.applied;
-  Style style(global.color);
 
+namespace {
+
+// The plan with the promotion gate, the file rules and lint applied: what
+// apply will run, or why it refuses.
+struct CheckedPlan {
+  Plan plan;
+  std::map<std::string, std::vector<std::string>> folded_by_id;
+  std::map<std::string, std::string> allowed_by_id;  // rules a file allows (`-- mgr:allow`); none with lint: off
+
+  std::string allowed(const std::string& id) const {
+    auto it = allowed_by_id.find(id);
+    return it == allowed_by_id.end() ? std::string() : it->second;
+  }
+};
+
+// make_plan with the promotion gate's source history. The source is read only
+// when something is pending: the no-op path stays one connection.
+Plan plan_with_gate(const ApplyOptions& opts, const ApplyContext& ctx) {
   PlanInput in;
-  in.catalog = &catalog;
-  in.env = env.name;
-  in.applied = &applied;
+  in.catalog = &ctx.catalog;
+  in.env = ctx.env.name;
+  in.applied = &ctx.applied;
   in.to = opts.to;
   in.allow_out_of_order = opts.allow_out_of_order;
-
-  // The source is read only when something is pending: the no-op path stays one connection.
   std::vector<HistoryRow> source_rows;
-  std::unique_ptr<Session> source_session;
-  if (env.promote_from && !pending_migrations(catalog, applied, opts.to).empty()) {
-    const auto& source_env = config.get(*env.promote_from);
+  if (ctx.env.promote_from && !pending_migrations(ctx.catalog, ctx.applied, opts.to).empty()) {
+    const auto& source_env = ctx.config.get(*ctx.env.promote_from);
     SourceHistory source{source_env.name, nullptr, ""};
     try {
-      source_session = std::make_unique<Session>(source_env, "mgr " + env.name + " (gate)");
-      HistoryStore source_history(*source_session, config.history_table);
-      source_rows = source_history.read_all();
+      Session source_session(source_env, "mgr " + ctx.env.name + " (gate)");
+      source_rows = HistoryStore(source_session, ctx.config).read_all();
       source.rows = &source_rows;
     } catch (const Error& e) {
       source.error = e.what();
     }
     in.source = source;
   }
-  auto plan = make_plan(in);
-  source_session.reset();
+  return make_plan(in);
+}
 
-  // Every file of the plan passes the file rules before anything changes (the
-  // same rules as validate): a file that does not parse is a bad file (exit 2).
-  std::map<std::string, std::vector<std::string>> folded_by_id;
+// Every file of the plan passes the file rules before anything changes (the
+// same rules as validate): a file that does not parse is a bad file (exit 2).
+CheckedPlan check_plan(const ApplyOptions& opts, const ApplyContext& ctx) {
+  CheckedPlan out{plan_with_gate(opts, ctx), {}, {}};
   std::vector<std::string> parse_errors;
-  for (const auto* m : plan.to_apply) {
+  for (const auto* m : out.plan.to_apply) {
     auto check = check_migration_file(m->id, m->up, FileRole::up);
     for (auto& p : check.problems) {
       if (p.code == Code::parse_error) {
         parse_errors.push_back(p.located());
       } else {
-        plan.problems.push_back(std::move(p));
+        out.plan.problems.push_back(std::move(p));
       }
     }
-    if (!check.folded.empty()) folded_by_id[m->id] = std::move(check.folded);
+    if (!check.folded.empty()) out.folded_by_id[m->id] = std::move(check.folded);
   }
   if (!parse_errors.empty()) {
-    throw ConfigError("apply to " + env.name + " refused; nothing was changed: " +
+    throw ConfigError("apply to " + ctx.env.name + " refused; nothing was changed: " +
                       (parse_errors.size() == 1 ? "a migration does not parse:" : "migrations do not parse:") +
                       "\n  - " + join(parse_errors, "\n  - "));
   }
+  auto lint_problems = lint_policy(ctx.config, ctx.env, out.plan.to_apply, out.allowed_by_id, ctx.show_lint_warnings);
+  out.plan.problems.insert(out.plan.problems.end(), lint_problems.begin(), lint_problems.end());
+  return out;
+}
 
-  std::map<std::string, std::string> allowed_by_id;
-  auto lint_problems = lint_policy(config, env, plan.to_apply, allowed_by_id);
-  plan.problems.insert(plan.problems.end(), lint_problems.begin(), lint_problems.end());
-
-  json out{{"environment", env.name}, {"url", env.url.redacted()}, {"dry_run", opts.dry_run}};
-  json plan_json = json::array();
-  for (const auto* m : plan.to_apply) {
-    plan_json.push_back({{"id", m->id}, {"name", m->name}, {"file", m->up.path.string()},
-                         {"no_transaction", m->up.directives.no_transaction},
-                         {"folded", folded_by_id.count(m->id) != 0 ? json(folded_by_id[m->id]) : json::array()}});
+json plan_json(const CheckedPlan& checked) {
+  json a = json::array();
+  for (const auto* m : checked.plan.to_apply) {
+    auto folded = checked.folded_by_id.find(m->id);
+    a.push_back({{"id", m->id}, {"name", m->name}, {"file", m->up.path.string()},
+                 {"no_transaction", m->up.directives.no_transaction},
+                 {"folded", folded != checked.folded_by_id.end() ? json(folded->second) : json::array()}});
   }
-  out["plan"] = plan_json;
-  out["problems"] = refusal_json(plan.problems);
+  return a;
+}
 
-  if (!plan.problems.empty()) {
-    auto head = std::string(opts.dry_run ? "dry run: apply to " : "apply to ") + env.name + " would be refused (" +
-                std::to_string(plan.problems.size()) + " problem" + (plan.problems.size() == 1 ? "" : "s") +
-                "); nothing was changed:";
-    if (!opts.dry_run) head = "apply to " + env.name + " refused; nothing was changed:";
+// Prints `out` as refused (with --json) and throws.
+[[noreturn]] void refuse(const GlobalOptions& global, json& out, const std::string& message) {
+  if (global.json) {
+    out["ok"] = false;
+    out["applied"] = json::array();
+    print_json(out);
+  }
+  throw Refused(message);
+}
+
+// `apply --dry-run`: the plan, and with --sql what would be sent, query by query.
+void render_dry_run(const GlobalOptions& global, const ApplyOptions& opts, ApplyContext& ctx,
+                    const CheckedPlan& checked, json& out) {
+  const auto& to_apply = checked.plan.to_apply;
+  const auto& env = ctx.env;
+  out["ok"] = true;
+  out["applied"] = json::array();
+  std::vector<std::vector<std::string>> sql_of;  // per migration, with --sql
+  if (opts.sql) {
+    HistoryStore history(ctx.session, ctx.config);
+    MigrationRunner runner(ctx.session, env);
+    const auto os_user = os_user_at_host();
+    for (std::size_t i = 0; i < to_apply.size(); ++i) {
+      const auto* m = to_apply[i];
+      auto books = bookkeeping_for(history, *m, env.name, os_user, std::nullopt, checked.allowed(m->id)).books;
+      sql_of.push_back(queries_for(runner, *m, books, env.durable_each || i + 1 == to_apply.size()));
+      out["plan"][i]["sql"] = sql_of.back();
+    }
+  }
+  if (global.json) {
+    print_json(out);
+    return;
+  }
+  print_line("dry run: " + std::to_string(to_apply.size()) + " migration(s) would be applied to " + env.name + " (" +
+             env.url.redacted() + "), in this order:");
+  for (const auto* m : to_apply) {
+    print_line("  " + m->label() + (m->up.directives.no_transaction ? "  (no-transaction)" : ""));
+    if (auto it = checked.folded_by_id.find(m->id); it != checked.folded_by_id.end()) print_line(folded_note(it->second));
+  }
+  if (env.promote_from) print_line("promotion gate: every one is applied in " + *env.promote_from + " with the same checksum");
+  for (std::size_t i = 0; i < sql_of.size(); ++i) {
+    const auto* m = to_apply[i];
+    print_line("");
+    print_line(m->up.directives.no_transaction
+                   ? "-- " + m->label() + ": no-transaction, each query below is sent on its own (autocommit)"
+                   : "-- " + m->label() + ": sent as one query, then the session reset that follows every migration");
+    if (env.backup == BackupPolicy::required) {
+      print_line("-- (the real run also fills the rows' backup column with the backup it takes first)");
+    }
+    for (const auto& q : sql_of[i]) print_line(q);
+  }
+  print_line("nothing was changed");
+}
+
+// The executor's plan: each pending up file with its history and audit rows.
+ExecPlan exec_plan_for(const ApplyOptions& opts, const ApplyContext& ctx, const CheckedPlan& checked) {
+  const auto& to_apply = checked.plan.to_apply;
+  ExecPlan plan;
+  plan.action = "apply";
+  plan.confirmed = opts.yes;
+  plan.backup_file = ctx.backup_file;
+  if (!checked.plan.newest_applied.empty()) plan.backup_newest = checked.plan.newest_applied;
+  // The prompt names what will run: the count alone does not tell a wrong plan from a right one.
+  plan.confirm_text = "About to apply " + std::to_string(to_apply.size()) + " migration(s) to " + ctx.env.name + " (" +
+                      ctx.env.url.redacted() + "):";
+  for (std::size_t i = 0; i < to_apply.size(); ++i) {
+    if (i == 20 && to_apply.size() > 21) {
+      plan.confirm_text += "\n  ... and " + std::to_string(to_apply.size() - i) + " more, up to " + to_apply.back()->label();
+      break;
+    }
+    plan.confirm_text += "\n  " + to_apply[i]->label();
+  }
+  std::vector<std::string> ids;
+  for (const auto* m : to_apply) {
+    if (ids.size() == 10) {
+      ids.push_back("... (" + std::to_string(to_apply.size()) + " in all)");
+      break;
+    }
+    ids.push_back(m->id);
+  }
+  plan.backup_reason = "before apply of " + join(ids, ", ");
+
+  const auto os_user = os_user_at_host();
+  for (const auto* m : to_apply) {
+    ExecStep step;
+    step.id = m->id;
+    step.name = m->name;
+    step.label = m->label();
+    step.file = &m->up;
+    if (auto it = checked.folded_by_id.find(m->id); it != checked.folded_by_id.end()) step.folded = it->second;
+    step.bookkeeping = [m, env = ctx.env.name, os_user, allowed = checked.allowed(m->id)](
+                           HistoryStore& history, const std::optional<std::string>& backup) {
+      auto [log, books] = bookkeeping_for(history, *m, env, os_user, backup, allowed);
+      return StepBooks{std::move(books), std::move(log)};
+    };
+    plan.steps.push_back(std::move(step));
+  }
+  return plan;
+}
+
+// apply's lines on stdout as the run goes (nothing with --json), and its prompt.
+class ApplyText : public ExecObserver {
+ public:
+  ApplyText(const GlobalOptions& global, const ApplyOptions& opts, const Environment& env)
+      : m_json(global.json), m_yes(opts.yes), m_env(env), m_style(global.color) {}
+  void confirm(const Environment& env, const std::string& what) override { confirm_or_refuse(env.name, what, m_yes); }
+  void backup_taken(const BackupResult& b) override {
+    if (!m_json) print_line("backup: " + b.file.string() + " (" + std::to_string(b.size) + " bytes, verified)");
+  }
+  void run_started(const ExecPlan& p) override {
+    if (!m_json) {
+      print_line("applying " + std::to_string(p.steps.size()) + " migration(s) to " + m_env.name + " (" +
+                 m_env.url.redacted() + ")");
+    }
+  }
+  void step_started(const ExecStep& s, std::size_t, std::size_t) override {
+    spdlog::debug("{}: applying {} ({})", m_env.name, s.label, s.file->path.string());
+    if (!m_json && !s.folded.empty()) print_line(folded_note(s.folded));
+  }
+  void step_finished(const StepResult& r, std::size_t, std::size_t) override {
+    if (m_json) return;
+    const auto word = !r.ok ? m_style.red("FAILED") : r.durable ? m_style.green("applied") : m_style.red("UNCONFIRMED");
+    print_line("  " + word + " " + r.label + "  (" + std::to_string(r.duration_ms) + " ms)");
+  }
+
+ private:
+  bool m_json;
+  bool m_yes;
+  const Environment& m_env;
+  Style m_style;
+};
+
+// Steps committed without waiting for the flush whose flush could not be made
+// afterwards (the connection went): committed, but not known to be on disk.
+std::string unconfirmed_note(const ExecResult& result, const std::string& env) {
+  std::vector<std::string> labels;
+  for (const auto& s : result.steps) {
+    if (s.ok && !s.durable) labels.push_back(s.label);
+  }
+  if (labels.empty()) return "";
+  return "\nAlso: " + join(labels, ", ") + " committed, but mgr could not confirm they reached disk before the "
+         "connection went (a server crash may still undo them, each with its history row); `mgr status " + env +
+         "` tells which are recorded.";
+}
+
+// The run's end, from the executor's result: the summary, or the failure thrown.
+int render_result(const GlobalOptions& global, const ApplyContext& ctx, const CheckedPlan& checked,
+                  const ExecResult& result, json& out) {
+  const auto& env = ctx.env;
+  out["applied"] = steps_json(result, "applied");
+  out["backup"] = result.backup_file ? json(*result.backup_file) : json(nullptr);
+  if (result.failure) {
+    const auto& f = *result.failure;
+    const auto& m = *checked.plan.to_apply[f.step];
+    const auto& err = *f.outcome.error;
+    std::string msg = err.format() + "\n" + apply_failure_text(m, env.name, f.outcome) + unconfirmed_note(result, env.name);
+    if (!f.audit_error.empty()) spdlog::warn("{}", f.audit_error);
     if (global.json) {
       out["ok"] = false;
-      out["applied"] = json::array();
+      out["error"] = error_json(err);
       print_json(out);
     }
-    throw Refused(refusal_text(head, plan.problems));
+    if (interrupted()) throw Interrupted(interrupt_description() + ": " + msg);
+    throw Failure(msg);
   }
+  if (result.interrupted) {
+    throw Interrupted(interrupt_description() + " after " + result.steps.back().label +
+                      " was applied; nothing after it ran" + unconfirmed_note(result, env.name));
+  }
+  out["ok"] = true;
+  out["duration_ms"] = result.duration_ms;
+  out["schema_sha256"] = result.schema_sha256 ? json(*result.schema_sha256) : json(nullptr);
+  if (global.json) {
+    print_json(out);
+  } else {
+    print_line(env.name + ": applied " + std::to_string(result.steps.size()) + " migration(s) in " +
+               std::to_string(result.duration_ms) + " ms; newest is now " + result.steps.back().id);
+  }
+  return 0;
+}
 
+}  // namespace
+
+int apply_with(const GlobalOptions& global, const ApplyOptions& opts, ApplyContext& ctx) {
+  const auto& env = ctx.env;
+  auto checked = check_plan(opts, ctx);
+  const auto& plan = checked.plan;
+
+  json out{{"environment", env.name}, {"url", env.url.redacted()}, {"dry_run", opts.dry_run}};
+  out["plan"] = plan_json(checked);
+  out["problems"] = refusal_json(plan.problems);
+  if (!plan.problems.empty()) {
+    auto head = opts.dry_run ? "dry run: apply to " + env.name + " would be refused (" +
+                                   std::to_string(plan.problems.size()) + " problem" +
+                                   (plan.problems.size() == 1 ? "" : "s") + "); nothing was changed:"
+                             : "apply to " + env.name + " refused; nothing was changed:";
+    refuse(global, out, refusal_text(head, plan.problems));
+  }
   if (ctx.check_only) return 0;
   if (plan.to_apply.empty()) {
     out["ok"] = true;
@@ -280,164 +476,20 @@ int apply_with(const GlobalOptions& global, const ApplyOptions& opts, ApplyConte
   }
 
   // Drift before anything changes (backup included); a dry run reports it too.
-  if (auto drift = check_drift_before_apply(session, config, env, opts.allow_drift, opts.dry_run)) {
+  if (auto drift = check_drift_before_apply(ctx.session, ctx.config, env, opts.allow_drift, opts.dry_run)) {
     out["drift"] = drift->state;
-    if (drift->refuse) {
-      if (global.json) {
-        out["ok"] = false;
-        out["applied"] = json::array();
-        print_json(out);
-      }
-      throw Refused(drift->message);
-    }
+    if (drift->refuse) refuse(global, out, drift->message);
   }
-
   if (opts.dry_run) {
-    out["ok"] = true;
-    out["applied"] = json::array();
-    std::vector<std::vector<std::string>> sql_of;  // per migration, with --sql
-    if (opts.sql) {
-      MigrationRunner runner(session, env);
-      const auto os_user = os_user_at_host();
-      for (std::size_t i = 0; i < plan.to_apply.size(); ++i) {
-        const auto* m = plan.to_apply[i];
-        auto books = bookkeeping_for(history, *m, env.name, os_user, std::nullopt, allowed_by_id[m->id]).books;
-        sql_of.push_back(queries_for(runner, *m, books));
-        out["plan"][i]["sql"] = sql_of.back();
-      }
-    }
-    if (global.json) {
-      print_json(out);
-    } else {
-      print_line("dry run: " + std::to_string(plan.to_apply.size()) + " migration(s) would be applied to " + env.name +
-                 " (" + env.url.redacted() + "), in this order:");
-      for (const auto* m : plan.to_apply) {
-        print_line("  " + m->label() + (m->up.directives.no_transaction ? "  (no-transaction)" : ""));
-        if (auto it = folded_by_id.find(m->id); it != folded_by_id.end()) print_line(folded_note(it->second));
-      }
-      if (env.promote_from) print_line("promotion gate: every one is applied in " + *env.promote_from + " with the same checksum");
-      for (std::size_t i = 0; i < sql_of.size(); ++i) {
-        const auto* m = plan.to_apply[i];
-        print_line("");
-        print_line(m->up.directives.no_transaction
-                       ? "-- " + m->label() + ": no-transaction, each query below is sent on its own (autocommit)"
-                       : "-- " + m->label() + ": sent as one query, then the session reset that follows every migration");
-        if (env.backup == BackupPolicy::required) {
-          print_line("-- (the real run also fills the rows' backup column with the backup it takes first)");
-        }
-        for (const auto& q : sql_of[i]) print_line(q);
-      }
-      print_line("nothing was changed");
-    }
+    render_dry_run(global, opts, ctx, checked, out);
     return 0;
   }
 
-  if (env.confirm) {
-    // The prompt names what will run: the count alone does not tell a wrong plan from a right one.
-    std::string what = "About to apply " + std::to_string(plan.to_apply.size()) + " migration(s) to " + env.name + " (" +
-                       env.url.redacted() + "):";
-    for (std::size_t i = 0; i < plan.to_apply.size(); ++i) {
-      if (i == 20 && plan.to_apply.size() > 21) {
-        what += "\n  ... and " + std::to_string(plan.to_apply.size() - i) + " more, up to " + plan.to_apply.back()->label();
-        break;
-      }
-      what += "\n  " + plan.to_apply[i]->label();
-    }
-    confirm_or_refuse(env.name, what, opts.yes);
-  }
-
-  // Backup first, then the history table: if the backup fails, the database is untouched.
-  std::optional<std::string> backup_file = ctx.backup_file;
-  if (env.backup == BackupPolicy::required && !ctx.backup_file) {
-    std::vector<std::string> ids;
-    for (const auto* m : plan.to_apply) {
-      if (ids.size() == 10) {
-        ids.push_back("... (" + std::to_string(plan.to_apply.size()) + " in all)");
-        break;
-      }
-      ids.push_back(m->id);
-    }
-    // Ctrl-C reaches pg_dump too (same process group); mgr stays to remove the partial file.
-    InterruptGuard guard;
-    auto backup = take_backup(config, env, session.identity(),
-                              plan.newest_applied.empty() ? std::nullopt : std::optional<std::string>(plan.newest_applied),
-                              "before apply of " + join(ids, ", "));
-    backup_file = backup.file_name();
-    if (!global.json) {
-      print_line("backup: " + backup.file.string() + " (" + std::to_string(backup.size) + " bytes, verified)");
-    }
-  }
-  if (interrupted()) throw Interrupted(interrupt_description() + " during the backup; nothing was applied");
-  history.ensure();
-
-  MigrationRunner runner(session, env);
-  const auto os_user = os_user_at_host();
-  json applied_json = json::array();
-  int total_ms = 0;
-  if (!global.json) print_line("applying " + std::to_string(plan.to_apply.size()) + " migration(s) to " + env.name + " (" + env.url.redacted() + ")");
-  for (const auto* m : plan.to_apply) {
-    spdlog::debug("{}: applying {} ({})", env.name, m->label(), m->up.path.string());
-    auto [log, books] = bookkeeping_for(history, *m, env.name, os_user, backup_file, allowed_by_id[m->id]);
-    bool no_tx = m->up.directives.no_transaction;
-    if (auto it = folded_by_id.find(m->id); it != folded_by_id.end() && !global.json) print_line(folded_note(it->second));
-    auto outcome = no_tx ? runner.run_statements(m->up, books) : runner.run_in_transaction(m->up, books);
-    total_ms += outcome.duration_ms;
-    if (!outcome.ok) {
-      if (!no_tx && outcome.state == RunState::rolled_back) {
-        // The migration left nothing behind; the audit log still says it was tried.
-        LogEntry failed_log = log;
-        failed_log.outcome = "failed";
-        failed_log.duration_ms = outcome.duration_ms;
-        failed_log.detail = m->label() + ": " + outcome.error->sqlstate + " " + outcome.error->message;
-        try {
-          runner.exec(history.log_sql(failed_log));
-        } catch (const Error& e) {
-          spdlog::warn("could not write the audit log: {}", e.what());
-        }
-      }
-      applied_json.push_back({{"id", m->id}, {"name", m->name}, {"outcome", "failed"}, {"duration_ms", outcome.duration_ms}});
-      const auto& err = *outcome.error;
-      std::string msg = err.format() + "\n" + apply_failure_text(*m, env.name, outcome);
-      if (global.json) {
-        out["ok"] = false;
-        out["applied"] = applied_json;
-        out["backup"] = backup_file ? json(*backup_file) : json(nullptr);
-        out["error"] = {{"file", err.file.string()},
-                        {"line", err.pos ? json(err.pos->line) : json(nullptr)},
-                        {"column", err.pos ? json(err.pos->col) : json(nullptr)},
-                        {"sqlstate", err.sqlstate},
-                        {"message", err.message},
-                        {"detail", err.detail},
-                        {"hint", err.hint}};
-        print_json(out);
-      } else {
-        print_line("  " + style.red("FAILED") + " " + m->label() + "  (" + std::to_string(outcome.duration_ms) + " ms)");
-      }
-      if (interrupted()) throw Interrupted(interrupt_description() + ": " + msg);
-      throw Failure(msg);
-    }
-    if (interrupted()) {
-      throw Interrupted(interrupt_description() + " after " + m->label() + " was applied; nothing after it ran");
-    }
-    applied_json.push_back({{"id", m->id}, {"name", m->name}, {"outcome", "applied"}, {"duration_ms", outcome.duration_ms}});
-    if (!global.json) {
-      print_line("  " + style.green("applied") + " " + m->label() + "  (" + std::to_string(outcome.duration_ms) + " ms)");
-    }
-  }
-  // Still under the migration lock: the schema recorded is the one this apply made.
-  auto snapshot = snapshot_after_change(session, config, env, "apply");
-  out["ok"] = true;
-  out["applied"] = applied_json;
-  out["backup"] = backup_file ? json(*backup_file) : json(nullptr);
-  out["duration_ms"] = total_ms;
-  out["schema_sha256"] = snapshot ? json(*snapshot) : json(nullptr);
-  if (global.json) {
-    print_json(out);
-  } else {
-    print_line(env.name + ": applied " + std::to_string(plan.to_apply.size()) + " migration(s) in " +
-               std::to_string(total_ms) + " ms; newest is now " + plan.to_apply.back()->id);
-  }
-  return 0;
+  ApplyText text(global, opts, env);
+  ProgressObserver progress(ProgressObserver::wanted(global.verbosity));
+  ObserverList observers({&progress, &text});
+  auto result = execute(ctx.config, env, ctx.session, exec_plan_for(opts, ctx, checked), observers);
+  return render_result(global, ctx, checked, result, out);
 }
 
 }  // namespace mgr

@@ -200,7 +200,7 @@ int run_backup(const GlobalOptions& global, const BackupOptions& opts) {
   Session session(env, application_name(env));
   // Under the lock, so the newest migration in the manifest is what the dump holds.
   MigrationLock lock(session, config.history_table, env.lock_wait);
-  HistoryStore store(session, config.history_table);
+  HistoryStore store(session, config);
   auto rows = store.read_all();
   refuse_other_environments_database("backup", env, rows);
   auto newest = newest_applied(rows);
@@ -286,12 +286,11 @@ int run_backups(const GlobalOptions& global, const BackupsOptions& opts) {
   return 0;
 }
 
-int run_restore(const GlobalOptions& global, const RestoreOptions& opts) {
-  auto config = load(global);
-  const auto& env = config.get(opts.env);
-  auto file = fs::absolute(resolve_backup_file(config, env, opts.file));
+namespace {
 
-  // 1. The file must be exactly what was backed up, and meant for this environment.
+// Step 1 of restore: the file must be exactly what was backed up, and meant
+// for this environment. Returns its manifest.
+BackupManifest checked_manifest(const fs::path& file, const Environment& env, const RestoreOptions& opts) {
   auto check = check_backup(file);
   if (!check.manifest) {
     throw Refused(fmt::format("refusing to restore {}: {}\nWithout its manifest the file cannot be checked; "
@@ -303,19 +302,17 @@ int run_restore(const GlobalOptions& global, const RestoreOptions& opts) {
                               "changed. Pick another backup (`mgr backups {}`).",
                               file.string(), check.problem, env.name));
   }
-  const auto& manifest = *check.manifest;
-  if (manifest.environment != env.name && !opts.from_other_env) {
+  if (check.manifest->environment != env.name && !opts.from_other_env) {
     throw Refused(fmt::format("refusing to restore {} into {}: it is a backup of {}; pass --from-other-env to "
                               "load another environment's backup on purpose. Nothing was changed.",
-                              file.string(), env.name, manifest.environment));
+                              file.string(), env.name, check.manifest->environment));
   }
+  return *check.manifest;
+}
 
-  // 2. The database must be this environment's, as apply checks it.
-  Session session(env, application_name(env));
-  HistoryStore store(session, config);
-  refuse_other_environments_database("restore", env, store.read_all());
-
-  // 3. Every environment asks, whatever its `confirm` setting.
+// Step 3: every environment asks, whatever its `confirm` setting.
+void confirm_restore(Session& session, const Environment& env, const fs::path& file, const BackupManifest& manifest,
+                     const RestoreOptions& opts) {
   if (!opts.yes && ::isatty(STDIN_FILENO) == 0) {
     throw Refused(fmt::format("restore of {} needs confirmation and there is no terminal to ask on; pass --yes "
                               "to confirm. Nothing was changed.",
@@ -331,6 +328,70 @@ int run_restore(const GlobalOptions& global, const RestoreOptions& opts) {
                   opts.no_safety_backup ? "--no-safety-backup: the current state is NOT backed up first."
                                         : "A safety backup of the current state is taken first."),
       opts.yes);
+}
+
+// The audit row the restore commits with the restored data, marked with
+// `token` so that after a signal mgr can tell whether it committed.
+LogEntry restore_entry(const fs::path& file, const BackupManifest& manifest, const std::optional<BackupResult>& safety,
+                       const std::string& token) {
+  LogEntry entry = LogEntry::of("restore", manifest.newest_migration, os_user_at_host());
+  entry.backup = file.filename().string();
+  entry.detail = fmt::format("restored from {} (taken {} from {}, newest migration {})", file.filename().string(),
+                             manifest.created_at, manifest.environment, manifest.newest_migration.value_or("none"));
+  if (safety) entry.detail += fmt::format("; safety backup {}", safety->file_name());
+  entry.detail += fmt::format("; run {}", token);
+  return entry;
+}
+
+// Step 5's report: what came back with the dump, beside what was there before.
+void render_restore(const GlobalOptions& global, const Config& config, const Environment& env, const fs::path& file,
+                    const BackupManifest& manifest, const std::optional<BackupResult>& safety,
+                    std::chrono::milliseconds duration, const std::optional<std::string>& snapshot,
+                    const HistoryState& before, const HistoryState& after) {
+  if (global.json) {
+    json j{{"environment", env.name},
+           {"restored_from", file.string()},
+           {"manifest", manifest_json(manifest)},
+           {"safety_backup", safety ? result_json(*safety) : json(nullptr)},
+           {"duration_ms", duration.count()},
+           {"schema_sha256", snapshot ? json(*snapshot) : json(nullptr)},
+           {"history", json{{"table", config.history_table.display()},
+                            {"exists", after.table_exists},
+                            {"rows", after.rows},
+                            {"newest_migration", after.newest ? json(*after.newest) : json(nullptr)}}},
+           {"before", json{{"rows", before.rows},
+                           {"newest_migration", before.newest ? json(*before.newest) : json(nullptr)}}}};
+    print_json(j);
+    return;
+  }
+  print_line(fmt::format("Restored {} from {} in {:.1f}s.", env.name, file.string(),
+                         static_cast<double>(duration.count()) / 1000.0));
+  if (safety) {
+    print_line(fmt::format("  safety backup of the state before: {} ({})", safety->file.string(),
+                           human_size(safety->size)));
+  }
+  print_line(fmt::format("  before: {} history rows, newest migration {}", before.rows, before.newest.value_or("(none)")));
+  if (after.table_exists) {
+    print_line(fmt::format("  now:    {} history rows, newest migration {}", after.rows, after.newest.value_or("(none)")));
+  } else {
+    print_line(fmt::format("  now:    no history table {} (the backup had none)", config.history_table.display()));
+  }
+  print_line(fmt::format("Check it with `mgr status {}`.", env.name));
+}
+
+}  // namespace
+
+int run_restore(const GlobalOptions& global, const RestoreOptions& opts) {
+  auto config = load(global);
+  const auto& env = config.get(opts.env);
+  auto file = fs::absolute(resolve_backup_file(config, env, opts.file));
+  const auto manifest = checked_manifest(file, env, opts);  // 1
+
+  // 2. The database must be this environment's, as apply checks it.
+  Session session(env, application_name(env));
+  HistoryStore store(session, config);
+  refuse_other_environments_database("restore", env, store.read_all());
+  confirm_restore(session, env, file, manifest, opts);  // 3
 
   // 4. Under the migration lock, so no apply runs in between.
   MigrationLock lock(session, config.history_table, env.lock_wait);
@@ -346,13 +407,7 @@ int run_restore(const GlobalOptions& global, const RestoreOptions& opts) {
   }
 
   const auto token = run_token();
-  LogEntry entry = LogEntry::of("restore", manifest.newest_migration, os_user_at_host());
-  entry.backup = file.filename().string();
-  std::string detail = fmt::format("restored from {} (taken {} from {}, newest migration {})", file.filename().string(),
-                                   manifest.created_at, manifest.environment, manifest.newest_migration.value_or("none"));
-  if (safety) detail += fmt::format("; safety backup {}", safety->file_name());
-  detail += fmt::format("; run {}", token);
-  entry.detail = detail;
+  LogEntry entry = restore_entry(file, manifest, safety, token);
   RestoreAudit audit;
   audit.log_schema = store.log_schema();
   audit.log_table = store.log_table().table;
@@ -390,38 +445,7 @@ int run_restore(const GlobalOptions& global, const RestoreOptions& opts) {
   // (still under the lock): drift is measured from the restored state.
   auto after = history_state(store);
   auto snapshot = snapshot_after_change(session, config, env, "restore");
-
-  if (global.json) {
-    json j{{"environment", env.name},
-           {"restored_from", file.string()},
-           {"manifest", manifest_json(manifest)},
-           {"safety_backup", safety ? result_json(*safety) : json(nullptr)},
-           {"duration_ms", duration.count()},
-           {"schema_sha256", snapshot ? json(*snapshot) : json(nullptr)},
-           {"history", json{{"table", config.history_table.display()},
-                            {"exists", after.table_exists},
-                            {"rows", after.rows},
-                            {"newest_migration", after.newest ? json(*after.newest) : json(nullptr)}}},
-           {"before", json{{"rows", before.rows},
-                           {"newest_migration", before.newest ? json(*before.newest) : json(nullptr)}}}};
-    print_json(j);
-  } else {
-    print_line(fmt::format("Restored {} from {} in {:.1f}s.", env.name, file.string(),
-                           static_cast<double>(duration.count()) / 1000.0));
-    if (safety) {
-      print_line(fmt::format("  safety backup of the state before: {} ({})", safety->file.string(),
-                             human_size(safety->size)));
-    }
-    print_line(fmt::format("  before: {} history rows, newest migration {}", before.rows,
-                           before.newest.value_or("(none)")));
-    if (after.table_exists) {
-      print_line(fmt::format("  now:    {} history rows, newest migration {}", after.rows,
-                             after.newest.value_or("(none)")));
-    } else {
-      print_line(fmt::format("  now:    no history table {} (the backup had none)", config.history_table.display()));
-    }
-    print_line(fmt::format("Check it with `mgr status {}`.", env.name));
-  }
+  render_restore(global, config, env, file, manifest, safety, duration, snapshot, before, after);
   return 0;
 }
 

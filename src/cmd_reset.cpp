@@ -43,6 +43,25 @@ void refuse_protected(const Environment& env, const std::vector<std::string>& do
                 "everything in it: mgr reset " + env.name + " --force --yes");
 }
 
+// Drops every schema and extension in one transaction that also writes the
+// reset's audit row (the audit table survives the wipe, so it must exist first).
+void wipe(Session& session, const Config& config, std::size_t rows_before,
+          const std::string& newest, const std::optional<std::string>& backup_file) {
+  HistoryStore history(session, config);
+  // The audit table must exist before the wipe so that the reset's own row
+  // is written in the wipe's transaction.
+  history.ensure();
+  LogEntry entry = LogEntry::of("reset", std::nullopt, os_user_at_host(),
+                                "dropped every schema (" + std::to_string(rows_before) + " history row(s), newest " +
+                                    (newest.empty() ? std::string("none") : newest) + ") to apply all migrations again");
+  entry.backup = backup_file;
+  RestoreAudit audit;
+  audit.log_schema = session.resolve(config.history_table).schema;
+  audit.log_table = history.log_table().table;
+  audit.restore_row_sql = history.log_sql(entry);
+  history.wipe_keeping_log(audit);
+}
+
 }  // namespace
 
 int run_reset(const GlobalOptions& global, const ResetOptions& opts) {
@@ -53,8 +72,7 @@ int run_reset(const GlobalOptions& global, const ResetOptions& opts) {
   Catalog catalog = load_catalog(config.migrations_dir);
   Session session(env, "mgr " + env.name + " reset");
   MigrationLock lock(session, config.history_table, env.lock_wait);
-  HistoryStore history(session, config);
-  const auto before = history.read_all();
+  const auto before = HistoryStore(session, config).read_all();
 
   // Apply's checks (promotion gate, file rules, lint) against an empty
   // history, before anything is dropped: a refused plan changes nothing.
@@ -86,24 +104,13 @@ int run_reset(const GlobalOptions& global, const ResetOptions& opts) {
   }
   if (interrupted()) throw Interrupted(interrupt_description() + " during the backup; nothing was dropped");
 
-  // The audit table must exist before the wipe so that the reset's own row
-  // is written in the wipe's transaction.
-  history.ensure();
-  LogEntry entry = LogEntry::of("reset", std::nullopt, os_user_at_host(),
-                                "dropped every schema (" + std::to_string(before.size()) + " history row(s), newest " +
-                                    (newest.empty() ? std::string("none") : newest) + ") to apply all migrations again");
-  entry.backup = backup_file;
-  RestoreAudit audit;
-  const auto& resolved = session.resolve(config.history_table);
-  audit.log_schema = resolved.schema;
-  audit.log_table = history.log_table().table;
-  audit.restore_row_sql = history.log_sql(entry);
-  history.wipe_keeping_log(audit);
+  wipe(session, config, before.size(), newest, backup_file);
   if (!global.json) print_line(env.name + ": every schema dropped; applying all migrations");
 
   std::vector<HistoryRow> none;
   ApplyContext run{config, env, session, catalog, none};
   run.backup_file = backup_file;
+  run.show_lint_warnings = false;  // the check above showed them, before the prompt
   return apply_with(global, apply_opts, run);
 }
 

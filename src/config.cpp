@@ -36,7 +36,7 @@ const std::vector<std::string> k_top_level_keys = {"migrations_dir",  "backups_d
 const std::vector<std::string> k_environment_keys = {
     "url",         "promote_from", "backup",        "lint",        "confirm",        "lock_timeout",
     "statement_timeout", "lock_wait", "backup_format", "backup_keep", "backup_timeout", "pg_bin_dir",
-    "drift",       "scratch_url"};
+    "drift",       "scratch_url", "durable_each"};
 
 // " (did you mean 'x'?)" when a candidate is close enough to be a plausible typo.
 std::string suggestion(const std::string& word, const std::vector<std::string>& candidates) {
@@ -358,6 +358,8 @@ void parse_environment_key(const Reporter& reporter, const Reader& read, const f
         name, value, {{"block", LintPolicy::block}, {"warn", LintPolicy::warn}, {"off", LintPolicy::off}});
   } else if (name == "confirm") {
     e.confirm = read.boolean(name, value);
+  } else if (name == "durable_each") {
+    e.durable_each = read.boolean(name, value);
   } else if (name == "lock_timeout" || name == "statement_timeout") {
     // Kept as written (PostgreSQL reads it) but checked here so a typo fails early.
     const auto text = read.string(name, value);

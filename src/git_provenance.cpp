@@ -15,6 +15,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+constexpr std::size_t k_short_commit = 7;  // git's own default abbreviation
+
 // The first executable `name` in $PATH; empty when none.
 fs::path find_on_path(const std::string& name) {
   const char* path = std::getenv("PATH");
@@ -99,3 +101,5 @@ Provenance command_provenance(const fs::path& migrations_dir, const std::optiona
   p.source_environment = source_environment;
   return p;
 }
+
+}  // namespace mgr

@@ -121,18 +121,25 @@ void MigrationRunner::reset_session(const MigrationFile& file, const RunOutcome&
                 " failed, so nothing more runs on it: " + err);
 }
 
-std::string MigrationRunner::transaction_prefix() const {
+std::string MigrationRunner::flush() {
+  // Autocommit: one implicit transaction; txid_current() gives it an xid, so
+  // its commit writes a record and waits for the flush.
+  return try_exec("SELECT pg_catalog.txid_current()");
+}
+
+std::string MigrationRunner::transaction_prefix(bool durable) const {
   std::string prefix = "BEGIN;\n";
   if (m_env.lock_timeout) prefix += "SET LOCAL lock_timeout = " + m_session.quote(*m_env.lock_timeout) + ";\n";
   if (m_env.statement_timeout) {
     prefix += "SET LOCAL statement_timeout = " + m_session.quote(*m_env.statement_timeout) + ";\n";
   }
+  if (!durable) prefix += "SET LOCAL synchronous_commit = off;\n";
   return prefix;
 }
 
-std::string MigrationRunner::transaction_sql(const MigrationFile& file, const Bookkeeping& books) const {
+std::string MigrationRunner::transaction_sql(const MigrationFile& file, const Bookkeeping& books, bool durable) const {
   // The file's own BEGIN/COMMIT pairs are blanked (folded); anything that could end this transaction throws first.
-  std::string sent = transaction_prefix() + transaction_body(file.sql, file.path);
+  std::string sent = transaction_prefix(durable) + transaction_body(file.sql, file.path);
   // A newline first: the file may end inside a `--` comment.
   sent += "\n;\n";
   for (const auto& s : books.on_success) sent += s + ";\n";
@@ -140,10 +147,10 @@ std::string MigrationRunner::transaction_sql(const MigrationFile& file, const Bo
   return sent;
 }
 
-RunOutcome MigrationRunner::run_in_transaction(const MigrationFile& file, const Bookkeeping& books) {
+RunOutcome MigrationRunner::run_in_transaction(const MigrationFile& file, const Bookkeeping& books, bool durable) {
   PGconn* conn = m_session.raw();
-  const std::string prefix = transaction_prefix();
-  const std::string sent = transaction_sql(file, books);
+  const std::string prefix = transaction_prefix(durable);
+  const std::string sent = transaction_sql(file, books, durable);
 
   RunOutcome out;
   auto start = Clock::now();
@@ -182,18 +189,25 @@ RunOutcome MigrationRunner::run_in_transaction(const MigrationFile& file, const 
   return out;
 }
 
-std::vector<std::string> MigrationRunner::statement_queries(const MigrationFile& file, const Bookkeeping& books) const {
-  // Mirrors run_statements' success path, query by query.
-  std::vector<std::string> out;
-  if (!books.on_start.empty()) out.push_back(in_transaction(books.on_start));
-  std::string settings;
-  if (m_env.lock_timeout) settings += "SET lock_timeout = " + m_session.quote(*m_env.lock_timeout) + ";";
+MigrationRunner::StatementPlan MigrationRunner::statement_plan(const MigrationFile& file, const Bookkeeping& books) const {
+  StatementPlan plan;
+  if (!books.on_start.empty()) plan.on_start = in_transaction(books.on_start);
+  if (m_env.lock_timeout) plan.settings += "SET lock_timeout = " + m_session.quote(*m_env.lock_timeout) + ";";
   if (m_env.statement_timeout) {
-    settings += "SET statement_timeout = " + m_session.quote(*m_env.statement_timeout) + ";";
+    plan.settings += "SET statement_timeout = " + m_session.quote(*m_env.statement_timeout) + ";";
   }
-  if (!settings.empty()) out.push_back(settings);
-  for (const auto& st : split_statements(file.sql)) out.push_back(st.text);
-  out.push_back(in_transaction(books.on_success));
+  plan.statements = split_statements(file.sql);
+  plan.on_success = in_transaction(books.on_success);
+  return plan;
+}
+
+std::vector<std::string> MigrationRunner::statement_queries(const MigrationFile& file, const Bookkeeping& books) const {
+  auto plan = statement_plan(file, books);
+  std::vector<std::string> out;
+  if (!plan.on_start.empty()) out.push_back(plan.on_start);
+  if (!plan.settings.empty()) out.push_back(plan.settings);
+  for (const auto& st : plan.statements) out.push_back(st.text);
+  out.push_back(plan.on_success);
   out.push_back(k_reset_session_sql);
   return out;
 }
@@ -201,7 +215,7 @@ std::vector<std::string> MigrationRunner::statement_queries(const MigrationFile&
 RunOutcome MigrationRunner::run_statements(const MigrationFile& file, const Bookkeeping& books) {
   PGconn* conn = m_session.raw();
   RunOutcome out;
-  auto statements = split_statements(file.sql);
+  const auto plan = statement_plan(file, books);
   auto start = Clock::now();
   auto lost = [&](const std::string& what) {
     MigrationError err;
@@ -215,8 +229,8 @@ RunOutcome MigrationRunner::run_statements(const MigrationFile& file, const Book
 
   // The in-progress row first, committed: if mgr dies mid-file, the next
   // apply finds it and stops instead of rerunning statements that ran.
-  if (!books.on_start.empty()) {
-    auto err = try_exec(in_transaction(books.on_start));
+  if (!plan.on_start.empty()) {
+    auto err = try_exec(plan.on_start);
     if (!err.empty()) {
       if (!m_session.connected()) return lost("before its first statement: " + err);
       MigrationError e;
@@ -229,13 +243,8 @@ RunOutcome MigrationRunner::run_statements(const MigrationFile& file, const Book
       return out;
     }
   }
-  std::string settings;
-  if (m_env.lock_timeout) settings += "SET lock_timeout = " + m_session.quote(*m_env.lock_timeout) + ";";
-  if (m_env.statement_timeout) {
-    settings += "SET statement_timeout = " + m_session.quote(*m_env.statement_timeout) + ";";
-  }
-  if (!settings.empty()) {
-    auto err = try_exec(settings);
+  if (!plan.settings.empty()) {
+    auto err = try_exec(plan.settings);
     if (!err.empty()) {
       if (!m_session.connected()) return lost("before its first statement: " + err);
       MigrationError e;
@@ -246,7 +255,7 @@ RunOutcome MigrationRunner::run_statements(const MigrationFile& file, const Book
     }
   }
   if (!out.error) {
-    for (const auto& st : statements) {
+    for (const auto& st : plan.statements) {
       ResultPtr r = exec_guarded(conn, st.text.c_str());
       if (result_ok(r.get())) continue;
       if (!m_session.connected()) {
@@ -264,7 +273,7 @@ RunOutcome MigrationRunner::run_statements(const MigrationFile& file, const Book
     }
   }
   if (!out.error) {
-    auto err = try_exec(in_transaction(books.on_success));
+    auto err = try_exec(plan.on_success);
     out.duration_ms = elapsed_ms(start);
     if (err.empty()) {
       out.ok = true;

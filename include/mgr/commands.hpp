@@ -150,7 +150,8 @@ struct ResetOptions {
 int run_reset(const GlobalOptions&, const ResetOptions&);
 
 // The part of `mgr apply` after the connection, the lock and the history
-// are in hand; shared by apply and reset.
+// are in hand: the checks, then the run through the executor (executor.hpp);
+// shared by apply and reset.
 struct Config;
 struct Environment;
 struct Catalog;
@@ -167,6 +168,8 @@ struct ApplyContext {
   // Stop after the checks (plan, promotion gate, file rules, lint): Refused
   // when they find a problem, else 0; nothing is printed on success.
   bool check_only = false;
+  // Log lint warnings (reset checks first, then applies: it shows them once).
+  bool show_lint_warnings = true;
   // A backup the caller took already (reset): recorded on the rows, no other taken.
   std::optional<std::string> backup_file;
 };

@@ -81,6 +81,8 @@ struct Environment {
   BackupPolicy backup = BackupPolicy::required;
   LintPolicy lint = LintPolicy::block;
   bool confirm = false;
+  // Every migration's commit waits for the WAL flush (else only the run's last, and a flush before mgr reports).
+  bool durable_each = false;
   // PostgreSQL settings for the migration's own statements (SET LOCAL), as written: "10s", "15min".
   std::optional<std::string> lock_timeout;
   std::optional<std::string> statement_timeout;

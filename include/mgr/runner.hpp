@@ -9,6 +9,7 @@
 #include "mgr/catalog.hpp"
 #include "mgr/config.hpp"
 #include "mgr/history_row.hpp"
+#include "mgr/sql.hpp"
 #include "mgr/text.hpp"
 
 namespace mgr {
@@ -67,8 +68,17 @@ class MigrationRunner {
   // Transactional file: one round trip holding
   //   BEGIN; SET LOCAL timeouts; <file>; <bookkeeping>; COMMIT
   // On a server error the transaction is rolled back and nothing of it
-  // remains; on a lost connection the outcome is `unknown`.
-  RunOutcome run_in_transaction(const MigrationFile& file, const Bookkeeping& books);
+  // remains; on a lost connection the outcome is `unknown`. With `durable`
+  // false the COMMIT does not wait for the WAL flush (SET LOCAL
+  // synchronous_commit = off): the migration and its rows are atomic as ever,
+  // but durable only once a later synchronous commit (or flush()) returns.
+  RunOutcome run_in_transaction(const MigrationFile& file, const Bookkeeping& books, bool durable = true);
+
+  // Makes every commit before it durable: a transaction with an xid commits
+  // with the session's synchronous_commit, which flushes the WAL up to its
+  // commit record (and so every earlier commit) and waits for synchronous
+  // standbys. "" on success, else the error.
+  std::string flush();
 
   // `-- mgr:no-transaction` file: on_start committed first, then its
   // statements one by one in autocommit, then on_success in a transaction. On
@@ -82,9 +92,10 @@ class MigrationRunner {
 
   // The exact query text run_in_transaction sends (`apply --dry-run --sql` prints
   // it, then k_reset_session_sql).
-  std::string transaction_sql(const MigrationFile& file, const Bookkeeping& books) const;
+  std::string transaction_sql(const MigrationFile& file, const Bookkeeping& books, bool durable = true) const;
 
-  // The queries run_statements sends when every statement succeeds, in order.
+  // The queries run_statements sends when every statement succeeds, in order
+  // (built by the same statement_plan, so the two cannot differ).
   std::vector<std::string> statement_queries(const MigrationFile& file, const Bookkeeping& books) const;
 
   // Runs `sql` (possibly many statements) as one simple query in autocommit.
@@ -96,7 +107,17 @@ class MigrationRunner {
   void reset_session(const MigrationFile& file, const RunOutcome& outcome);
   // Runs `sql` in autocommit; "" on success, else the error text.
   std::string try_exec(const std::string& sql);
-  std::string transaction_prefix() const;
+  std::string transaction_prefix(bool durable) const;
+
+  // What run_statements sends for a no-transaction file, in order; "" for a
+  // query it skips.
+  struct StatementPlan {
+    std::string on_start;  // the in-progress row, in its own transaction
+    std::string settings;  // session-level lock_timeout/statement_timeout
+    std::vector<SqlStatement> statements;
+    std::string on_success;  // the history and audit rows, in one transaction
+  };
+  StatementPlan statement_plan(const MigrationFile& file, const Bookkeeping& books) const;
 
   Session& m_session;
   const Environment& m_env;

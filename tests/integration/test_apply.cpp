@@ -5,8 +5,10 @@
 #include <signal.h>
 
 #include <future>
+#include <pqxx/pqxx>
 #include <thread>
 
+#include "mgr/session.hpp"
 #include "support/project.hpp"
 
 using namespace mgr::test;
@@ -35,6 +37,27 @@ std::string catalog_snapshot(PgTestDb& db) {
       "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')");
   return rows.empty() ? "" : rows[0][0];
 }
+
+// Polls `cond` every 20 ms for up to 30 s; whether it came true.
+template <typename F>
+bool poll_until(F cond) {
+  for (int i = 0; i < 1500; ++i) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+std::string advisory_locks_where(PgTestDb& db, const std::string& granted) {
+  return db.scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted = " + granted +
+                   " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())");
+}
+
+// Whether a session holds an advisory lock in `db` (mgr's migration lock: mgr takes no other).
+bool advisory_lock_held(PgTestDb& db) { return advisory_locks_where(db, "true") != "0"; }
+
+// How many sessions wait for an advisory lock in `db`.
+int waiting_for_advisory_lock(PgTestDb& db) { return std::stoi(advisory_locks_where(db, "false")); }
 
 class ApplyTest : public ::testing::Test {
  protected:
@@ -307,16 +330,28 @@ TEST_F(ApplyTest, TimeoutsFromTheEnvironmentApply) {
   EXPECT_THAT(r.err, HasSubstr("57014"));  // query_canceled: statement timeout
 }
 
+// Two applies that certainly overlap: the test holds the migration lock until
+// both are seen waiting for it on the server, then lets them go.
 TEST_F(ApplyTest, ConcurrentAppliesApplyEachMigrationOnce) {
   Project p;
   p.add("0001_create_t.sql", k_create_t);
-  p.add("0002_slow.sql", "SELECT pg_sleep(0.5);\nINSERT INTO t (id, v) VALUES (2, 'two');\n");
+  p.add("0002_insert.sql", "INSERT INTO t (id, v) VALUES (2, 'two');\n");
   p.add("0003_insert.sql", "INSERT INTO t (id, v) VALUES (3, 'three');\n");
-  auto a = std::async(std::launch::async, [&] { return p.mgr({"apply", "dev"}); });
-  auto b = std::async(std::launch::async, [&] { return p.mgr({"apply", "dev"}); });
-  auto ra = a.get(), rb = b.get();
+  pqxx::connection holder(p.url(0));
+  auto key = std::to_string(mgr::MigrationLock::key_for({"public", "schema_migrations"}));
+  pqxx::nontransaction(holder).exec("SELECT pg_advisory_lock(" + key + ")");
+
+  RunningMgr a({"--config", p.config_path(), "apply", "dev", "--lock-wait", "60s"}, {}, p.dir());
+  RunningMgr b({"--config", p.config_path(), "apply", "dev", "--lock-wait", "60s"}, {}, p.dir());
+  ASSERT_TRUE(poll_until([&] { return waiting_for_advisory_lock(p.dev()) == 2; })) << "both applies never waited";
+  pqxx::nontransaction(holder).exec("SELECT pg_advisory_unlock(" + key + ")");
+
+  auto ra = a.wait(), rb = b.wait();
   EXPECT_EQ(ra.exit_code, 0) << ra.err;
   EXPECT_EQ(rb.exit_code, 0) << rb.err;
+  // Each saw the lock held, waited, and one of them found nothing left to do.
+  EXPECT_THAT(ra.err + rb.err, HasSubstr("migration lock held by pid"));
+  EXPECT_THAT(ra.out + rb.out, HasSubstr("nothing to apply"));
   EXPECT_EQ(applied_ids(p.dev()), "0001:true,0002:true,0003:true");
   EXPECT_EQ(p.dev().scalar("SELECT count(*) FROM t"), "2");
   EXPECT_EQ(p.dev().scalar("SELECT count(*) FROM schema_migrations_log WHERE outcome = 'ok'"), "3");
@@ -326,7 +361,7 @@ TEST_F(ApplyTest, LockHeldByAnotherMgrGivesUpNamingTheHolder) {
   Project p;
   p.add("0001_hold.sql", "SELECT pg_sleep(3);\n");
   auto slow = std::async(std::launch::async, [&] { return p.mgr({"apply", "dev"}); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  ASSERT_TRUE(poll_until([&] { return advisory_lock_held(p.dev()); })) << "the first apply never took the lock";
   auto r = p.mgr({"apply", "dev", "--lock-wait", "300ms"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_THAT(r.err, HasSubstr("migration lock held by pid"));

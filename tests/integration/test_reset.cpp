@@ -124,3 +124,16 @@ TEST_F(ResetTest, TakesABackupFirstAndRecordsIt) {
   ASSERT_EQ(restored.exit_code, 0) << restored.out << restored.err;
   EXPECT_TRUE(exists(p.prod(), "stray"));
 }
+
+// The reset checks the plan before the prompt, then applies it: each lint warning is shown once.
+TEST_F(ResetTest, LintWarningsAreShownOnce) {
+  Project p("    backup: off\n    lint: warn\n");
+  p.add("0001_items.sql", k_items);
+  p.add("0002_drop.sql", "ALTER TABLE items DROP COLUMN label;\n");
+  auto r = p.mgr({"reset", "dev", "--force", "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string warning = "0002_drop.sql:1:1: [drop-column] ";
+  auto first = r.err.find(warning);
+  ASSERT_NE(first, std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(warning, first + 1), std::string::npos) << r.err;
+}
