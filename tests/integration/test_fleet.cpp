@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <signal.h>
+
+#include <chrono>
 #include <memory>
 #include <set>
+#include <thread>
 
 #include "support/pg_test_db.hpp"
 #include "support/test_support.hpp"
@@ -266,6 +270,34 @@ TEST_F(FleetTest, OneDatabaseCommandsNeedDatabaseOnAFleet) {
   EXPECT_EQ(one.exit_code, 0) << one.out << one.err;
   EXPECT_EQ(p.applied(p.prod(2)), "");
   EXPECT_EQ(p.prod_with("0001"), k_fleet_size - 1);
+}
+
+TEST_F(FleetTest, CtrlCStartsNoNewDatabaseAndRollsBackTheRunningOnes) {
+  FleetProject p(false, 6);
+  std::string yaml = "environments:\n  prod:\n    backup: off\n    drift: off\n    databases:\n";
+  for (int i = 0; i < 6; ++i) yaml += "      - " + p.prod(i).url() + "\n";
+  p.write_raw(yaml);
+  p.add("0001_items.sql", "CREATE TABLE items (id bigint PRIMARY KEY);\nSELECT pg_sleep(20);\n");
+  std::string names;
+  for (int i = 0; i < 6; ++i) names += std::string(i ? "," : "") + "'" + p.prod(i).name() + "'";
+  RunningMgr run({"--config", (p.dir() / "config/environments.yaml").string(), "apply", "prod", "--yes", "--parallel", "2"},
+                 {}, p.dir());
+  for (int i = 0; i < 300; ++i) {
+    if (p.prod(0).scalar("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(20)%' AND datname IN (" +
+                         names + ") AND pid <> pg_backend_pid()") == "2") {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ::kill(run.pid(), SIGINT);
+  auto r = run.wait();
+  EXPECT_EQ(r.exit_code, 130) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("interrupted"));
+  EXPECT_THAT(r.out, HasSubstr("0 of 6 databases applied"));
+  EXPECT_THAT(r.out, HasSubstr("2 interrupted, 4 not started"));
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(p.prod(i).scalar("SELECT to_regclass('public.items') IS NULL"), "t") << i;  // rolled back or never run
+  }
 }
 
 }  // namespace
