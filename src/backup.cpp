@@ -919,7 +919,8 @@ std::string child_conninfo(const DbUrl& url, const std::string& application_name
 }
 
 fs::path backup_dir_for(const Config& config, const std::string& env_name) {
-  return config.backups_dir / env_name;
+  const auto* env = config.find(env_name);  // one database of a fleet: a folder of its own (docs/fleets.md)
+  return env != nullptr && !env->database.empty() ? config.backups_dir / env_name / env->database : config.backups_dir / env_name;
 }
 
 fs::path manifest_path_for(const fs::path& backup_file) {

@@ -14,6 +14,7 @@
 #include "mgr/commands.hpp"
 #include "mgr/config.hpp"
 #include "mgr/error.hpp"
+#include "mgr/fleet_commands.hpp"
 #include "mgr/interrupt.hpp"
 #include "mgr/output.hpp"
 #include "mgr/text.hpp"
@@ -67,6 +68,8 @@ struct Parsed {
   ResetOptions reset;
   LogOptions log;
   DriftOptions drift;
+  FleetOptions fleet;       // --shard, --parallel, --on-error, --database, --databases
+  std::string on_error;
   CompletionOptions completion;
   bool env_names = false;
   std::vector<std::string> help_topic;
@@ -77,7 +80,7 @@ struct Parsed {
 // Fixed values of options, for completion and the manual page.
 const std::map<std::string, std::vector<std::string>>& option_choices() {
   static const std::map<std::string, std::vector<std::string>> choices{
-      {"--format", {"text", "json", "sarif"}}, {"shell", {"bash", "zsh"}}};
+      {"--format", {"text", "json", "sarif"}}, {"shell", {"bash", "zsh"}}, {"--on-error", {"stop", "continue"}}};
   return choices;
 }
 
@@ -88,6 +91,12 @@ void define_global_flags(CLI::App& app, Parsed& p) {
   app.add_flag("-v,--verbose", p.verbose, "more log output on stderr: -v steps, -vv debug details");
   app.add_flag("-q,--quiet", p.quiet, "only errors on stderr");
   app.add_flag("--no-color", p.no_color, "no colours (also: NO_COLOR set, or output not a terminal)");
+}
+
+// --database NAME: one database of a fleet environment (docs/fleets.md).
+void add_database_option(CLI::App& command, Parsed& p) {
+  command.add_option("--database", p.fleet.database, "a fleet: the database to work on (mgr status ENV --databases)")
+      ->option_text("NAME");
 }
 
 void define_setup_commands(CLI::App& app, Parsed& p) {
@@ -128,15 +137,25 @@ void define_migration_commands(CLI::App& app, Parsed& p) {
                   "with drift: block, apply even though the schema changed outside mgr (the diff is printed)");
   apply->add_option("--lock-wait", p.apply_lock_wait, "how long to wait for another mgr's lock (e.g. 30s)")
       ->option_text("DURATION");
+  apply->add_option("--shard", p.fleet.shard, "a fleet: only slice K of N (by a hash of each database's identity)")
+      ->option_text("K/N");
+  apply->add_option("--parallel", p.fleet.parallel, "a fleet: databases at once (default: the environment's parallel, 4)")
+      ->check(CLI::Range(1, k_max_parallel))
+      ->option_text("N");
+  apply->add_option("--on-error", p.on_error, "a fleet: stop (start no new database after a failure) | continue")
+      ->check(CLI::IsMember(option_choices().at("--on-error")))
+      ->option_text("MODE");
 
   auto* reset = p.cmd["reset"] =
       app.add_subcommand("reset", "drop everything in an environment's database and apply all migrations again");
   reset->add_option("env", p.reset.env, "environment name")->required();
   reset->add_flag("--yes", p.reset.yes, "confirm without a prompt (CI)");
   reset->add_flag("--force", p.reset.force, "with --yes: also an environment with confirm: true or one promoted from");
+  add_database_option(*reset, p);
 
   auto* status = p.cmd["status"] = app.add_subcommand("status", "compare environments side by side");
   status->add_option("env", p.status.envs, "environments to show (default: all)");
+  status->add_flag("--databases", p.status.databases, "a fleet: one line per database instead of the counts");
 
   auto* validate = p.cmd["validate"] =
       app.add_subcommand("validate", "the release gate: report every problem; exit 3 on an error");
@@ -154,10 +173,12 @@ void define_migration_commands(CLI::App& app, Parsed& p) {
   baseline->add_option("env", p.baseline.env, "environment name")->required();
   baseline->add_option("--to", p.baseline.to, "last migration id to record")->required()->option_text("ID");
   baseline->add_flag("--yes", p.baseline.yes, "confirm without a prompt");
+  add_database_option(*baseline, p);
 
   auto* repair = p.cmd["repair"] = app.add_subcommand("repair", "remove failed rows and re-record edited checksums");
   repair->add_option("env", p.repair.env, "environment name")->required();
   repair->add_flag("--yes", p.repair.yes, "confirm without a prompt");
+  add_database_option(*repair, p);
 
   auto* rollback = p.cmd["rollback"] = app.add_subcommand("rollback", "run down files of the newest applied migrations");
   rollback->add_option("env", p.rollback.env, "environment name")->required();
@@ -169,10 +190,12 @@ void define_migration_commands(CLI::App& app, Parsed& p) {
   to->excludes(steps);
   rollback->add_flag("--yes", p.rollback.yes, "confirm without a prompt");
   rollback->add_flag("--dry-run", p.rollback.dry_run, "check and print the plan; change nothing");
+  add_database_option(*rollback, p);
 
   auto* log = p.cmd["log"] = app.add_subcommand("log", "show the audit log of an environment, newest first");
   log->add_option("env", p.log.env, "environment name")->required();
   log->add_option("--limit", p.log.limit, "number of entries")->check(CLI::PositiveNumber)->option_text("N");
+  add_database_option(*log, p);
 
   auto* drift = p.cmd["drift"] =
       app.add_subcommand("drift", "compare a schema with mgr's last snapshot, another environment, or the migrations");
@@ -182,14 +205,17 @@ void define_migration_commands(CLI::App& app, Parsed& p) {
       ->option_text("TEXT");
   drift->add_flag("--against-migrations", p.drift.against_migrations,
                   "compare with the migrations applied to a scratch database (scratch_url)");
+  add_database_option(*drift, p);
 }
 
 void define_backup_commands(CLI::App& app, Parsed& p) {
   auto* backup = p.cmd["backup"] = app.add_subcommand("backup", "take a verified pg_dump backup now");
   backup->add_option("env", p.backup.env, "environment name")->required();
+  add_database_option(*backup, p);
 
   auto* backups = p.cmd["backups"] = app.add_subcommand("backups", "list backups and check them against their manifests");
   backups->add_option("env", p.backups.env, "only this environment");
+  add_database_option(*backups, p);
 
   auto* restore = p.cmd["restore"] = app.add_subcommand("restore", "restore an environment from a backup in schema-backups/");
   restore->add_option("env", p.restore.env, "environment name")->required();
@@ -198,6 +224,7 @@ void define_backup_commands(CLI::App& app, Parsed& p) {
   restore->add_flag("--no-safety-backup", p.restore.no_safety_backup, "do not back up the current state first");
   restore->add_flag("--from-other-env", p.restore.from_other_env,
                     "allow a backup taken from another environment (e.g. prod into test)");
+  add_database_option(*restore, p);
 }
 
 CliFlag flag_of(const CLI::Option& opt) {
@@ -323,6 +350,7 @@ int dispatch(const CLI::App& app, Parsed& p, const CliModel& model) {
   if (p.lint_format == "sarif") p.lint.format = LintFormat::sarif;
   if (p.global.json && p.lint.format == LintFormat::text) p.lint.format = LintFormat::json;
   if (!p.apply_lock_wait.empty()) p.apply.lock_wait = duration_flag(p.apply_lock_wait, "--lock-wait");
+  if (!p.on_error.empty()) p.fleet.on_error = p.on_error == "continue" ? OnError::continue_on : OnError::stop;
 
   if (given("help")) return run_help(app, p, model);
   if (!given("init") && !given("completion")) {
@@ -337,7 +365,24 @@ int dispatch(const CLI::App& app, Parsed& p, const CliModel& model) {
   if (given("new")) return run_new(p.global, p.new_);
   if (given("env list") && p.env_names) return run_env_names(p.global);
   if (given("config") || given("env list")) return run_config(p.global);
-  if (given("apply")) return run_apply(p.global, p.apply);
+  if (given("apply")) {
+    if (auto fleet = run_fleet_apply(p.global, p.apply, p.fleet)) return *fleet;
+    return run_apply(p.global, p.apply);
+  }
+  // The commands on one database: --database picks it in a fleet.
+  for (const char* name : {"backup", "backups", "restore", "baseline", "repair", "rollback", "reset", "log", "drift"}) {
+    if (!given(name)) continue;
+    const std::string env = name == std::string("backup")     ? p.backup.env
+                            : name == std::string("backups")  ? p.backups.env.value_or("")
+                            : name == std::string("restore")  ? p.restore.env
+                            : name == std::string("baseline") ? p.baseline.env
+                            : name == std::string("repair")   ? p.repair.env
+                            : name == std::string("rollback") ? p.rollback.env
+                            : name == std::string("reset")    ? p.reset.env
+                            : name == std::string("log")      ? p.log.env
+                                                              : (p.drift.envs.empty() ? "" : p.drift.envs.front());
+    select_fleet_database(p.global, env, p.fleet, name);
+  }
   if (given("status")) return run_status(p.global, p.status);
   if (given("validate")) return run_validate(p.global, p.validate);
   if (given("lint")) return run_lint(p.global, p.lint);

@@ -1,5 +1,6 @@
 // mgr config / mgr env list: the environments as mgr understands them.
 #include "mgr/commands.hpp"
+#include "mgr/fleet.hpp"
 #include "mgr/config.hpp"
 #include "mgr/output.hpp"
 
@@ -19,13 +20,14 @@ const char* to_string(LintPolicy p) {
 
 // An environment whose ${VAR} is unset is listed, not used: say which variable.
 std::string url_shown(const Environment& e) {
+  if (e.fleet) return fleet_description(e);  // docs/fleets.md
   return e.url.resolved() ? e.url.redacted() : "(" + e.url.unset_variable() + " is not set)";
 }
 
 // `mgr config` is where a config is checked as a whole: after listing what it
 // could, it fails (exit 2) on the first environment whose ${VAR} is unset.
 void throw_first_unresolved(const Config& config) {
-  for (const auto& e : config.environments) (void)e.url.get();
+  for (const auto& e : config.environments) e.fleet ? check_fleet_variables(e) : (void)e.url.get();
 }
 
 }  // namespace
@@ -36,7 +38,7 @@ int run_config(const GlobalOptions& global) {
     nlohmann::json envs = nlohmann::json::array();
     for (const auto& e : config.environments) {
       nlohmann::json j{{"name", e.name},
-                       {"url", e.url.resolved() ? nlohmann::json(e.url.redacted()) : nlohmann::json(nullptr)},
+                       {"url", e.url.resolved() ? nlohmann::json(e.url.redacted()) : e.fleet ? nlohmann::json(fleet_description(e)) : nlohmann::json(nullptr)},
                        {"promote_from", e.promote_from ? nlohmann::json(*e.promote_from) : nlohmann::json(nullptr)},
                        {"backup", to_string(e.backup)},
                        {"backup_format", e.backup_format == BackupFormat::custom ? "custom" : "plain"},
@@ -46,7 +48,7 @@ int run_config(const GlobalOptions& global) {
       if (e.lock_timeout) j["lock_timeout"] = *e.lock_timeout;
       if (e.statement_timeout) j["statement_timeout"] = *e.statement_timeout;
       if (e.backup_keep) j["backup_keep"] = *e.backup_keep;
-      if (!e.url.resolved()) j["unset_variable"] = e.url.unset_variable();
+      if (!e.url.resolved() && !e.fleet) j["unset_variable"] = e.url.unset_variable();
       envs.push_back(j);
     }
     print_json({{"config", config.path.string()},

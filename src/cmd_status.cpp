@@ -4,6 +4,7 @@
 #include "mgr/catalog.hpp"
 #include "mgr/commands.hpp"
 #include "mgr/config.hpp"
+#include "mgr/fleet_commands.hpp"
 #include "mgr/history.hpp"
 #include "mgr/interrupt.hpp"
 #include "mgr/output.hpp"
@@ -82,6 +83,7 @@ int run_status(const GlobalOptions& global, const StatusOptions& opts) {
   } else {
     for (const auto& name : opts.envs) envs.push_back(&config.get(name));
   }
+  const auto fleets = fleet_reports(config, catalog, take_fleets(envs), opts.databases);  // docs/fleets.md
 
   std::vector<EnvHistory> histories;
   std::map<std::string, DriftMark> drift;  // by environment, when reachable
@@ -110,9 +112,9 @@ int run_status(const GlobalOptions& global, const StatusOptions& opts) {
     any_problem = any_problem || !s.problems.empty() || (drift.count(s.name) != 0 && drift[s.name].blocks);
   }
   // Like validate: an environment apply would refuse is exit 3; an unreadable one, 1.
-  const int exit_code = any_unreachable ? static_cast<int>(ExitCode::failure)
-                        : any_problem   ? static_cast<int>(ExitCode::refused)
-                                        : 0;
+  const int exit_code = fleet_status_exit_code(any_unreachable ? static_cast<int>(ExitCode::failure)
+                                               : any_problem   ? static_cast<int>(ExitCode::refused)
+                                                               : 0, fleets);
 
   if (global.json) {
     // Each applied cell's provenance, from its history row.
@@ -134,6 +136,7 @@ int run_status(const GlobalOptions& global, const StatusOptions& opts) {
         }
         cells[matrix.envs[i]] = cell;
       }
+      for (const auto& f : fleets) cells[f.env] = {{"state", "fleet"}, {"applied", fleet_cell(f, r.id)}};
       rows.push_back({{"id", r.id}, {"name", r.name}, {"file", r.has_file}, {"environments", cells}});
     }
     json summaries = json::array();
@@ -153,17 +156,19 @@ int run_status(const GlobalOptions& global, const StatusOptions& opts) {
       }
       summaries.push_back(j);
     }
-    print_json({{"ok", exit_code == 0}, {"environments", matrix.envs}, {"migrations", rows}, {"summary", summaries}});
+    print_json({{"ok", exit_code == 0}, {"environments", matrix.envs}, {"migrations", rows}, {"summary", summaries}, {"fleets", fleet_reports_json(fleets)}});
     return exit_code;
   }
 
   Style style(global.color);
   std::vector<std::string> header{"MIGRATION"};
   for (const auto& e : matrix.envs) header.push_back(e);
+  for (const auto& f : fleets) header.push_back(f.env);
   TextTable table(header);
   for (const auto& r : matrix.rows) {
     std::vector<std::string> line{r.id + "_" + r.name + (r.has_file ? "" : " (no file)")};
     for (const auto& c : r.cells) line.push_back(cell_text(c, style));
+    for (const auto& f : fleets) line.push_back(fleet_cell(f, r.id));
     table.add(std::move(line));
   }
   std::cout << table.render(style) << "\n";
@@ -185,6 +190,7 @@ int run_status(const GlobalOptions& global, const StatusOptions& opts) {
       }
     }
   }
+  print_fleet_reports(fleets, opts.databases, global.color);
   return exit_code;
 }
 

@@ -8,6 +8,7 @@
 #include "mgr/catalog.hpp"
 #include "mgr/commands.hpp"
 #include "mgr/config.hpp"
+#include "mgr/fleet_commands.hpp"
 #include "mgr/history.hpp"
 #include "mgr/interrupt.hpp"
 #include "mgr/lint_findings.hpp"
@@ -122,6 +123,10 @@ int run_validate(const GlobalOptions& global, const ValidateOptions& opts) {
     std::vector<EnvironmentState> states;
     std::map<std::string, std::string> schema_sha;  // checked environments' live schemas
     for (const auto* env : to_read) {
+      if (env->fleet) {  // every database of it, counted (docs/fleets.md)
+        if (std::find(checked.begin(), checked.end(), env->name) != checked.end()) add_fleet_findings(config, scan.catalog, *env, findings);
+        continue;
+      }
       EnvironmentState state;
       state.name = env->name;
       state.promote_from = env->promote_from;

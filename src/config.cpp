@@ -36,7 +36,8 @@ const std::vector<std::string> k_top_level_keys = {"migrations_dir",  "backups_d
 const std::vector<std::string> k_environment_keys = {
     "url",         "promote_from", "backup",        "lint",        "confirm",        "lock_timeout",
     "statement_timeout", "lock_wait", "backup_format", "backup_keep", "backup_timeout", "pg_bin_dir",
-    "drift",       "scratch_url", "durable_each"};
+    "drift",       "scratch_url",  "databases",     "databases_query", "parallel",    "on_error",    "durable_each"};
+const std::vector<std::string> k_databases_query_keys = {"url", "sql"};
 
 // " (did you mean 'x'?)" when a candidate is close enough to be a plausible typo.
 std::string suggestion(const std::string& word, const std::vector<std::string>& candidates) {
@@ -336,6 +337,73 @@ bool url_has_literal_password(const std::string& literal) {
   }
 }
 
+// One database of `databases:` (a URL or key=value string); an unset ${VAR}
+// fails only that database, when it is used.
+FleetEntry parse_fleet_entry(const Reporter& reporter, const Reader& read, const YAML::Node& item, bool& literal_password) {
+  FleetEntry entry;
+  const auto position = reporter.position(item.Mark());
+  entry.text = position.substr(0, position.size() - 2);  // without the trailing ": "
+  try {
+    const auto text = read.string("databases", item);
+    try {
+      entry.url = DbUrl::parse(text);
+    } catch (const ConfigError& error) {
+      reporter.fail(item, read.where("databases") + ": " + error.what());
+    }
+  } catch (const UnsetVariable& error) {
+    entry.url = EnvironmentUrl::unresolved(error.what(), error.variable());
+  }
+  literal_password = literal_password || url_has_literal_password(Reader::literal_part(item.Scalar()));
+  return entry;
+}
+
+void parse_databases(const Reporter& reporter, const Reader& read, const YAML::Node& value, FleetSpec& fleet,
+                     bool& literal_password) {
+  if (!value.IsSequence() || value.size() == 0) {
+    reporter.fail(value, read.where("databases") + " must be a non-empty list of database URLs, got " +
+                             (value.IsSequence() ? std::string("an empty list") : describe(value)));
+  }
+  for (const auto& item : value) {
+    if (!item.IsScalar()) {
+      reporter.fail(item, read.where("databases") + ": each entry must be a URL or key=value string, got " +
+                              describe(item));
+    }
+    fleet.databases.push_back(parse_fleet_entry(reporter, read, item, literal_password));
+  }
+}
+
+void parse_databases_query(const Reporter& reporter, const Reader& read, const YAML::Node& value,
+                           const std::string& env_name, FleetSpec& fleet) {
+  if (!value.IsMap()) {
+    reporter.fail(value, read.where("databases_query") + " must be a mapping with 'url' and 'sql', got " +
+                             describe(value));
+  }
+  FleetQuery query;
+  bool has_url = false, has_sql = false;
+  const auto context = "in 'databases_query' of environment '" + env_name + "'";
+  for (const auto& [k, v] : entries(reporter, value, k_databases_query_keys, context)) {
+    if (k.Scalar() == "url") {
+      has_url = true;
+      try {
+        query.url = parse_url_value(reporter, read, "databases_query.url", v);
+      } catch (const UnsetVariable& error) {
+        query.url = EnvironmentUrl::unresolved(error.what(), error.variable());
+      }
+    } else {
+      has_sql = true;
+      query.sql = read.string("databases_query.sql", v);
+      if (query.sql.find_first_not_of(" \t\r\n") == std::string::npos) {
+        reporter.fail(v, read.where("databases_query.sql") + " must not be empty");
+      }
+      const auto position = reporter.position(v.Mark());
+      query.where = position.substr(0, position.size() - 2);
+    }
+  }
+  if (!has_url) reporter.fail(value, "'databases_query' " + context.substr(context.find("of ")) + " has no 'url' (the catalog database)");
+  if (!has_sql) reporter.fail(value, "'databases_query' " + context.substr(context.find("of ")) + " has no 'sql' (a query returning one column of URLs or database names)");
+  fleet.query = std::move(query);
+}
+
 // One key of an environment's mapping into `e`. Throws UnsetVariable for an
 // unset ${VAR}, ConfigError for anything else.
 void parse_environment_key(const Reporter& reporter, const Reader& read, const fs::path& base, const std::string& name,
@@ -382,7 +450,53 @@ void parse_environment_key(const Reporter& reporter, const Reader& read, const f
         name, value, {{"block", DriftPolicy::block}, {"warn", DriftPolicy::warn}, {"off", DriftPolicy::off}});
   } else if (name == "scratch_url") {
     e.scratch_url = parse_url_value(reporter, read, name, value);
+  } else if (name == "databases") {
+    if (!e.fleet) e.fleet.emplace();
+    parse_databases(reporter, read, value, *e.fleet, e.literal_password);
+  } else if (name == "databases_query") {
+    if (!e.fleet) e.fleet.emplace();
+    parse_databases_query(reporter, read, value, e.name, *e.fleet);
+  } else if (name == "parallel") {
+    if (!e.fleet) e.fleet.emplace();
+    e.fleet->parallel = read.integer(name, value, 1, "an integer from 1 to " + std::to_string(k_max_parallel));
+    if (e.fleet->parallel > k_max_parallel) {
+      reporter.fail(value, read.where(name) + " must be an integer from 1 to " + std::to_string(k_max_parallel) +
+                               ", got '" + value.Scalar() + "'");
+    }
+  } else if (name == "on_error") {
+    if (!e.fleet) e.fleet.emplace();
+    e.fleet->on_error = read.choice<OnError>(name, value, {{"stop", OnError::stop}, {"continue", OnError::continue_on}});
   }
+}
+
+// url, databases and databases_query: exactly one; parallel and on_error only for a fleet.
+void check_database_keys(const Reporter& reporter, const YAML::Node& key, const YAML::Node& body, Environment& e) {
+  std::map<std::string, YAML::Node> given;
+  if (body.IsMap()) {
+    for (auto it = body.begin(); it != body.end(); ++it) given.emplace(it->first.Scalar(), it->first);
+  }
+  const int sources = static_cast<int>(given.count("url") + given.count("databases") + given.count("databases_query"));
+  if (sources == 0) reporter.fail(key, "environment '" + e.name + "' has no 'url'");
+  if (sources > 1) {
+    const auto& second = given.count("databases_query") != 0 ? given["databases_query"] : given["databases"];
+    reporter.fail(second, "environment '" + e.name +
+                              "' has more than one of 'url', 'databases' and 'databases_query'; give exactly one");
+  }
+  if (given.count("url") != 0) {
+    for (const char* k : {"parallel", "on_error"}) {
+      if (given.count(k) != 0) {
+        reporter.fail(given[k], "'" + std::string(k) + "' in environment '" + e.name +
+                                    "' applies only to a fleet ('databases' or 'databases_query'), not to one 'url'");
+      }
+    }
+    e.fleet.reset();
+    return;
+  }
+  const auto count = e.fleet->query ? std::string("databases_query") : std::to_string(e.fleet->databases.size()) + " databases";
+  e.url = EnvironmentUrl::unresolved("environment '" + e.name + "' is a fleet (" + count +
+                                         "): pick one database with --database NAME (`mgr status " + e.name +
+                                         " --databases` lists them)",
+                                     "");
 }
 
 Environment parse_environment(const Reporter& reporter, const EnvLookup& env, const fs::path& base,
@@ -396,13 +510,11 @@ Environment parse_environment(const Reporter& reporter, const EnvLookup& env, co
   }
   const std::string context = "in environment '" + e.name + "'";
   const Reader read(reporter, env, "environment '" + e.name + "'");
-  bool has_url = false;
   // The first unset ${VAR} of this environment; the others' keys still get checked.
   std::optional<UnsetVariable> unset;
   if (body.IsMap()) {
     for (const auto& [k, value] : entries(reporter, body, k_environment_keys, context)) {
       const auto& name = k.Scalar();
-      if (name == "url") has_url = true;
       try {
         parse_environment_key(reporter, read, base, name, value, e, source);
       } catch (const UnsetVariable& error) {
@@ -411,7 +523,7 @@ Environment parse_environment(const Reporter& reporter, const EnvLookup& env, co
     }
   }
   if (unset) e.url = EnvironmentUrl::unresolved(unset->what(), unset->variable());
-  if (!has_url) reporter.fail(key, "environment '" + e.name + "' has no 'url'");
+  check_database_keys(reporter, key, body, e);
   return e;
 }
 
@@ -658,7 +770,27 @@ void warn_if_password_exposed(const Config& config) {
 
 }  // namespace
 
+namespace {
+std::optional<Environment>& selected_member() {
+  static std::optional<Environment> member;
+  return member;
+}
+}  // namespace
+
+void select_fleet_member(Environment member) { selected_member() = std::move(member); }
+
 Config load_config(const fs::path& path, const EnvLookup& env) {
+  auto config = load_config_quietly(path, env);
+  warn_if_password_exposed(config);
+  if (const auto& member = selected_member()) {
+    for (auto& e : config.environments) {
+      if (e.name == member->name && e.fleet) e = *member;
+    }
+  }
+  return config;
+}
+
+Config load_config_quietly(const fs::path& path, const EnvLookup& env) {
   const std::string how = " (choose another file with --config PATH or MGR_CONFIG)";
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
@@ -671,9 +803,7 @@ Config load_config(const fs::path& path, const EnvLookup& env) {
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) throw ConfigError("cannot read config file '" + path.string() + "'" + how);
-  auto config = parse_config(text.str(), path, env);
-  warn_if_password_exposed(config);
-  return config;
+  return parse_config(text.str(), path, env);
 }
 
 fs::path resolve_config_path(const std::optional<std::string>& flag, const EnvLookup& env) {

@@ -11,13 +11,18 @@ namespace mgr {
 
 namespace {
 
-std::atomic<bool> g_guarded{false};
-std::atomic<pg_cancel*> g_cancel{nullptr};
+// Guards may be alive on several threads at once (a fleet applies to many
+// databases in parallel) and end in any order: a count, not a flag, and one
+// cancel slot per guard, so a signal cancels every running query and a guard
+// never restores another thread's (possibly freed) cancel handle.
+std::atomic<int> g_guards{0};
+constexpr int k_cancel_slots = 512;
+std::atomic<pg_cancel*> g_cancels[k_cancel_slots];
 volatile sig_atomic_t g_signal = 0;
 int g_pipe[2] = {-1, -1};
 
 void on_signal(int sig) {
-  if (!g_guarded.load()) {
+  if (g_guards.load() == 0) {
     // Not in a critical section: behave as if there were no handler.
     ::signal(sig, SIG_DFL);
     ::raise(sig);
@@ -33,9 +38,11 @@ void on_signal(int sig) {
     char b = 1;
     [[maybe_unused]] auto n = ::write(g_pipe[1], &b, 1);
   }
-  if (pg_cancel* c = g_cancel.load()) {
-    char err[256];
-    PQcancel(c, err, sizeof err);
+  for (auto& slot : g_cancels) {
+    if (pg_cancel* c = slot.load()) {
+      char err[256];
+      PQcancel(c, err, sizeof err);
+    }
   }
 }
 
@@ -72,12 +79,26 @@ void reset_interrupt_for_tests() {
   }
 }
 
-InterruptGuard::InterruptGuard(pg_cancel* cancel)
-    : m_previous(g_cancel.exchange(cancel)), m_was_guarded(g_guarded.exchange(true)) {}
+InterruptGuard::InterruptGuard(pg_cancel* cancel) : m_previous(nullptr), m_was_guarded(true) {
+  g_guards.fetch_add(1);
+  if (cancel == nullptr) return;
+  for (auto& slot : g_cancels) {
+    pg_cancel* empty = nullptr;
+    if (slot.compare_exchange_strong(empty, cancel)) {
+      m_previous = cancel;  // the handle this guard registered (its slot holds it)
+      return;
+    }
+  }
+}
 
 InterruptGuard::~InterruptGuard() {
-  g_cancel.store(m_previous);
-  g_guarded.store(m_was_guarded);
+  if (m_previous != nullptr) {
+    for (auto& slot : g_cancels) {
+      pg_cancel* mine = m_previous;
+      if (slot.compare_exchange_strong(mine, nullptr)) break;
+    }
+  }
+  g_guards.fetch_sub(1);
 }
 
 }  // namespace mgr

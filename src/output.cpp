@@ -72,7 +72,18 @@ nlohmann::json error_json(const Error& e) {
   return {{"error", {{"code", code}, {"exit_code", static_cast<int>(e.code())}, {"message", e.what()}}}};
 }
 
+namespace {
+thread_local std::string* t_capture = nullptr;
+}  // namespace
+
+OutputCapture::OutputCapture(std::string& into) : m_previous(t_capture) { t_capture = &into; }
+OutputCapture::~OutputCapture() { t_capture = m_previous; }
+
 void print_json(const nlohmann::json& j) {
+  if (t_capture != nullptr) {
+    *t_capture += j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    return;
+  }
   g_json_printed = true;
   // Invalid UTF-8 from the database must not abort output.
   std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
@@ -80,6 +91,10 @@ void print_json(const nlohmann::json& j) {
 }
 
 void print_line(const std::string& s) {
+  if (t_capture != nullptr) {
+    *t_capture += s + "\n";
+    return;
+  }
   std::cout << s << "\n";
   std::cout.flush();
 }

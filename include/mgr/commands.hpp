@@ -36,6 +36,7 @@ struct ApplyOptions {
 };
 struct StatusOptions {
   std::vector<std::string> envs;  // empty: all
+  bool databases = false;         // a fleet: one line per database
 };
 struct ValidateOptions {
   std::vector<std::string> envs;  // empty: all

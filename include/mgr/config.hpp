@@ -73,6 +73,26 @@ class EnvironmentUrl {
   std::string m_variable;
 };
 
+// A fleet: one environment made of many databases (docs/fleets.md).
+enum class OnError { stop, continue_on };
+struct FleetEntry {
+  EnvironmentUrl url;  // throws on use when its ${VAR} is unset
+  std::string text;    // where it is written, for messages: "path:line:col"
+};
+// `databases_query:` the databases are the rows of `sql` on the catalog database `url`.
+struct FleetQuery {
+  EnvironmentUrl url;
+  std::string sql;
+  std::string where;  // "path:line:col" of the sql, for messages
+};
+struct FleetSpec {
+  std::vector<FleetEntry> databases;  // `databases:` as listed
+  std::optional<FleetQuery> query;    // or `databases_query:`
+  int parallel = 4;                   // connections and pg_dump processes at once
+  OnError on_error = OnError::stop;
+};
+inline constexpr int k_max_parallel = 256;
+
 struct Environment {
   std::string name;
   EnvironmentUrl url;  // throws on use when one of the environment's ${VAR} is unset
@@ -95,6 +115,11 @@ struct Environment {
   DriftPolicy drift = DriftPolicy::block;
   std::optional<DbUrl> scratch_url;  // server where `mgr drift --against-migrations` makes its scratch database
   bool literal_password = false;  // the url's password is written in the file, not taken from ${VAR}
+  // Set on a fleet environment (its `url` then throws, naming --database).
+  std::optional<FleetSpec> fleet;
+  // Set on one database of a fleet, picked by --database or run by a fleet
+  // command: its name in the fleet; backups go to <backups_dir>/<env>/<database>.
+  std::string database;
 };
 
 struct Config {
@@ -133,8 +158,16 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& text)
 // "must be at most 30d"; the caller prefixes what it is.
 std::string duration_error(const std::string& text);
 
+// `--database NAME`: from now on load_config returns `member` (one database
+// of a fleet, fleet_member_environment) in place of the fleet environment of
+// the same name, so every command works on that one database.
+void select_fleet_member(Environment member);
+
 // Throws ConfigError with `path:line:col: message` on any problem.
 Config load_config(const std::filesystem::path& path, const EnvLookup& env = process_env_lookup());
+// load_config without the warning about a readable password (the CLI peeks
+// at the config before the command loads it again).
+Config load_config_quietly(const std::filesystem::path& path, const EnvLookup& env = process_env_lookup());
 Config parse_config(const std::string& yaml_text, const std::filesystem::path& path,
                     const EnvLookup& env);
 

@@ -61,7 +61,14 @@ namespace mgr {
   X(drift_unchecked, "drift-unchecked")                      \
   X(schema_differs, "schema-differs")                        \
   X(can_apply, "can-apply")                                  \
-  X(can_promote, "can-promote")
+  X(can_promote, "can-promote")                              \
+  /* validate on a fleet (docs/fleets.md) */                 \
+  X(fleet, "fleet")                                          \
+  X(fleet_behind, "fleet-behind")                            \
+  X(fleet_ahead, "fleet-ahead")                              \
+  X(fleet_failed, "fleet-failed")                            \
+  X(fleet_drifted, "fleet-drifted")                          \
+  X(fleet_unreachable, "fleet-unreachable")
 
 // The lint rules (lint.hpp): X(enumerator, "rule id"). The code's name is
 // "lint-<rule id>" (as validate reports it); `mgr lint` and `-- mgr:allow`

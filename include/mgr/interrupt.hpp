@@ -53,8 +53,8 @@ class InterruptGuard {
   InterruptGuard& operator=(const InterruptGuard&) = delete;
 
  private:
-  pg_cancel* m_previous;
-  bool m_was_guarded;
+  pg_cancel* m_previous;  // the cancel handle this guard registered, if any
+  bool m_was_guarded;     // unused: guards are counted
 };
 
 // Test hook: forget a recorded signal (unit tests raise signals in-process).

@@ -37,6 +37,19 @@ bool json_printed();
 nlohmann::json error_json(const Error& e);
 void print_line(const std::string& s);
 
+// While alive, print_line and print_json on this thread append to `into`
+// instead of stdout: a fleet runs many databases at once and reports them together.
+class OutputCapture {
+ public:
+  explicit OutputCapture(std::string& into);
+  ~OutputCapture();
+  OutputCapture(const OutputCapture&) = delete;
+  OutputCapture& operator=(const OutputCapture&) = delete;
+
+ private:
+  std::string* m_previous;
+};
+
 // Confirmation for a change to `env`: with `yes`, returns at once; on a
 // terminal, asks to type the environment's name; otherwise throws Refused
 // explaining that --yes is needed. `what` describes the change.
