@@ -121,7 +121,7 @@ TEST(SqlParse, FuzzFindingInvalidUtf8ThroughTheLinterIsAParseErrorFinding) {
   LintResult result;
   ASSERT_NO_THROW(result = lint_migration(file, LintSettings{}));
   bool parse_error = false;
-  for (const auto& f : result.findings) parse_error = parse_error || f.rule == "parse-error";
+  for (const auto& f : result.findings) parse_error = parse_error || f.code == Code::lint_parse_error;
   EXPECT_TRUE(parse_error);
   EXPECT_TRUE(result.has_blocking());
 }
