@@ -185,9 +185,10 @@ class Bench:
         common = (f"migrations_dir: {mig}\nbackups_dir: {self.backups_dir}\nhistory_table: {HISTORY}\n"
                   f"pg_bin_dir: {self.a.bindir}\n")
         # Apply phases: only dev is applied to; no promote_from anywhere, so no gate is measured.
-        def apply_cfg(backup):
+        def apply_cfg(backup, durable_each=False):
             return common + "environments:\n" + "".join(
                 f"  {e}:\n    url: ${{BENCH_{e.upper()}_URL}}\n    backup: {backup}\n    lint: off\n"
+                + ("    durable_each: true\n" if durable_each else "")
                 for e in ("dev", "test", "prod"))
         # Status/validate/lint: the real promotion chain dev -> test -> prod.
         status = common + (
@@ -196,7 +197,8 @@ class Bench:
             "  test:\n    url: ${BENCH_TEST_URL}\n    promote_from: dev\n    backup: off\n    lint: off\n"
             "  prod:\n    url: ${BENCH_PROD_URL}\n    promote_from: test\n    backup: off\n    lint: off\n")
         paths = {}
-        for name, text in (("plain", apply_cfg("off")), ("backup", apply_cfg("required")), ("status", status)):
+        for name, text in (("plain", apply_cfg("off")), ("durable", apply_cfg("off", True)),
+                           ("backup", apply_cfg("required")), ("status", status)):
             p = os.path.join(self.cfg_dir, f"{name}.yaml")
             with open(p, "w") as f:
                 f.write(text)
@@ -251,6 +253,9 @@ class Bench:
                                               None, ("bench_history", "")),
             "mgr apply": (lambda db: [self.mgr, "--config", cfg["plain"], "apply", "dev"], "plain",
                           (HISTORY, "WHERE success")),
+            # Issue 16: every migration's commit waits for the WAL flush, as before.
+            "mgr apply, durable_each: true": (lambda db: [self.mgr, "--config", cfg["durable"], "apply", "dev"], "durable",
+                                              (HISTORY, "WHERE success")),
         }
         if self.dbmate:
             rows["dbmate migrate"] = (lambda db: [self.dbmate, "--url", pg.url(db) + "?sslmode=disable",
@@ -624,6 +629,7 @@ def report(a, res, sizes, meta):
     comps = [
         ("fresh", "mgr apply", "psql per-migration tx (floor)"),
         ("fresh", "mgr apply", "psql -1 (floor)"),
+        ("fresh", "mgr apply, durable_each: true", "psql -1 (floor)"),
         ("fresh", "mgr apply", "dbmate migrate"),
         ("no-op", "mgr apply", "psql one query (floor)"),
         ("no-op", "mgr apply", "dbmate migrate"),
