@@ -462,8 +462,8 @@ int apply_with(const GlobalOptions& global, const ApplyOptions& opts, ApplyConte
                              : "apply to " + env.name + " refused; nothing was changed:";
     refuse(global, out, refusal_text(head, plan.problems));
   }
-  if (ctx.check_only) return 0;
   if (plan.to_apply.empty()) {
+    if (ctx.check_only) return 0;
     out["ok"] = true;
     out["applied"] = json::array();
     if (global.json) {
@@ -480,6 +480,8 @@ int apply_with(const GlobalOptions& global, const ApplyOptions& opts, ApplyConte
     out["drift"] = drift->state;
     if (drift->refuse) refuse(global, out, drift->message);
   }
+  // A fleet checks every database, drift included, before it changes any.
+  if (ctx.check_only) return 0;
   if (opts.dry_run) {
     render_dry_run(global, opts, ctx, checked, out);
     return 0;

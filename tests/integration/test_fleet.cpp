@@ -127,6 +127,26 @@ TEST_F(FleetTest, OneDatabaseThatWouldBeRefusedStopsTheWholeFleetBeforeAnyChange
   EXPECT_EQ(p.prod_with("0001"), k_fleet_size);  // no database got 0002
 }
 
+// A drifted database under `drift: block` is a refusal like any other: found
+// while every database is checked, so no database of the fleet changes.
+TEST_F(FleetTest, ADriftedDatabaseStopsTheWholeFleetBeforeAnyChange) {
+  FleetProject p;
+  p.add("0001_items.sql", k_items);
+  std::string yaml = "environments:\n  test:\n    backup: off\n    drift: off\n    url: " + p.test().url() +
+                     "\n  prod:\n    promote_from: test\n    drift: block\n    backup: off\n    databases:\n";
+  for (int i = 0; i < k_fleet_size; ++i) yaml += "      - " + p.prod(i).url() + "\n";
+  p.write_raw(yaml);
+  ASSERT_EQ(p.mgr({"apply", "test"}).exit_code, 0);
+  ASSERT_EQ(p.mgr({"apply", "prod", "--yes"}).exit_code, 0);  // each database records its schema snapshot
+  p.add("0002_labels.sql", k_labels);
+  ASSERT_EQ(p.mgr({"apply", "test"}).exit_code, 0);
+  p.prod(7).exec("CREATE TABLE made_by_hand (id int)");
+  auto r = p.mgr({"apply", "prod", "--yes", "--on-error", "continue"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr(p.prod(7).name() + " (refused)"));
+  EXPECT_EQ(p.prod_with("0001"), k_fleet_size);  // no database got 0002
+}
+
 TEST_F(FleetTest, StopStartsNoNewDatabaseAfterAFailure) {
   FleetProject p;
   p.add("0001_items.sql", k_items);
