@@ -48,20 +48,13 @@ std::string human_size(std::uintmax_t bytes) {
   return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
 }
 
+// The manifest as `backups --json` shows it: the file's own fields (backup.cpp's
+// to_json) without the two that only say how to read the file.
 json manifest_json(const BackupManifest& m) {
-  return json{{"file", m.file},
-              {"environment", m.environment},
-              {"database", m.database},
-              {"server_version", m.server_version},
-              {"pg_dump_version", m.pg_dump_version},
-              {"created_at", m.created_at},
-              {"size", m.size},
-              {"sha256", m.sha256},
-              {"newest_migration", m.newest_migration ? json(*m.newest_migration) : json(nullptr)},
-              {"reason", m.reason},
-              {"url", m.url},
-              {"format", backup_format_name(m.format)},
-              {"mgr_version", m.mgr_version}};
+  json j = m;
+  j.erase("manifest_version");
+  j.erase("server_version_num");
+  return j;
 }
 
 json result_json(const BackupResult& r) {

@@ -1,4 +1,5 @@
 #include "mgr/diagnostic.hpp"
+#include "mgr/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -39,22 +40,6 @@ constexpr bool table_matches_enum() {
   return true;
 }
 static_assert(table_matches_enum());
-
-// libpq's messages span lines ("...\n\tIs the server running..."); a listing line is one line.
-std::string one_line(const std::string& text) {
-  std::string out;
-  bool space = false;
-  for (char c : text) {
-    if (c == '\n' || c == '\r' || c == '\t' || c == ' ') {
-      space = true;
-      continue;
-    }
-    if (space && !out.empty()) out += ' ';
-    space = false;
-    out += c;
-  }
-  return out;
-}
 
 json or_null(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
 

@@ -36,22 +36,6 @@ std::string id_list(const std::vector<const Migration*>& ms) {
   return join(ids, ", ");
 }
 
-// libpq's messages span lines ("...\n\tIs the server running..."); a finding is one line.
-std::string one_line(const std::string& text) {
-  std::string out;
-  bool space = false;
-  for (char c : text) {
-    if (c == '\n' || c == '\r' || c == '\t' || c == ' ') {
-      space = true;
-      continue;
-    }
-    if (space && !out.empty()) out += ' ';
-    space = false;
-    out += c;
-  }
-  return out;
-}
-
 std::string plural(std::size_t n, const std::string& word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }

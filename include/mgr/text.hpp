@@ -52,6 +52,10 @@ std::size_t edit_distance(const std::string& a, const std::string& b);
 // The candidate closest to `word` when it is close enough to be a likely typo, else "".
 std::string nearest(const std::string& word, const std::vector<std::string>& candidates);
 
+// `text` on one line: runs of whitespace and line breaks become one space
+// (libpq's messages span lines: "...\n\tIs the server running...").
+std::string one_line(const std::string& text);
+
 std::string join(const std::vector<std::string>& parts, const std::string& sep);
 
 }  // namespace mgr
