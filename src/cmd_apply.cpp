@@ -475,6 +475,7 @@ int apply_with(const GlobalOptions& global, const ApplyOptions& opts, ApplyConte
     return 0;
   }
 
+  if (ctx.check_only && !ctx.check_drift) return 0;
   // Drift before anything changes (backup included); a dry run reports it too.
   if (auto drift = check_drift_before_apply(ctx.session, ctx.config, env, opts.allow_drift, opts.dry_run)) {
     out["drift"] = drift->state;

@@ -86,6 +86,7 @@ std::vector<std::string> apply_to_database(const FleetRun& run, const FleetMembe
   for (const auto* m : pending) ids.push_back(m->id);
   ApplyContext ctx{config, member_env, session, run.catalog, applied};
   ctx.check_only = check_only;
+  ctx.check_drift = true;
   GlobalOptions global = run.global;
   global.json = false;
   global.color = false;

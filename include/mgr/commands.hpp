@@ -169,6 +169,9 @@ struct ApplyContext {
   // Stop after the checks (plan, promotion gate, file rules, lint): Refused
   // when they find a problem, else 0; nothing is printed on success.
   bool check_only = false;
+  // With check_only, the drift check too: a fleet refuses before any database
+  // changes. Not for reset, whose wipe removes whatever drifted.
+  bool check_drift = false;
   // Log lint warnings (reset checks first, then applies: it shows them once).
   bool show_lint_warnings = true;
   // A backup the caller took already (reset): recorded on the rows, no other taken.
